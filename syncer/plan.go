@@ -1,0 +1,125 @@
+package syncer
+
+import (
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/watcher"
+)
+
+// OrderStep is the gap between the display orders the planner hands out, so that a
+// file placed between two others takes a key between theirs at no extra request.
+const OrderStep = 1024
+
+// PlanInput is everything the planner looks at. It does no I/O.
+type PlanInput struct {
+	Snapshot *watcher.Snapshot           // the local folder; never nil
+	Records  map[string]state.FileRecord // the state store's records, by path
+
+	// Remote, when non-nil, is a fresh listing of the task (soft-deleted items
+	// removed). With it the planner adopts unmanaged attachments whose name and size
+	// match a local file that has no attachment yet, re-uploads files whose attachment
+	// is gone, and restores names and orders changed in Focus. Attachments that no
+	// record owns and that are not adopted are never touched.
+	Remote []focus.Attachment
+
+	Options PlanOptions
+}
+
+// PlanOptions are the folder's settings that shape a plan.
+type PlanOptions struct {
+	Order        string // "name" | "mtime" | "none"
+	DeleteRemote bool   // delete attachments of removed files
+
+	// MaxDeleteCount and MaxDeletePercent bound the deletes of one pass (0 = no
+	// bound). The percentage is of the folder's managed attachments and applies only
+	// when more than 10 are managed. A pass over the bound deletes nothing.
+	MaxDeleteCount   int
+	MaxDeletePercent float64
+	AllowMassDelete  bool
+
+	// Paused, when not empty, says why the folder may not delete anything now (root
+	// missing, on another device, marker missing).
+	Paused string
+
+	MaxBatchFiles int   // at most focus.MaxBulkFiles; 0 means that
+	MaxBatchBytes int64 // 0 means no byte cap; a larger file goes alone
+}
+
+// Plan is the ordered work that brings the task in line with the folder.
+type Plan struct {
+	Adopt   []state.FileRecord // records to store: attachments adopted (no request)
+	Touch   []state.FileRecord // records whose stat changed but not their content (no request)
+	Forget  []string           // record paths to drop with no request (attachment gone remotely, or a stale refusal)
+	Uploads []Batch            // bulk creates, in order
+	Deletes []Delete           // deletes of removed files
+	Updates []Update           // renames first, then reorders
+	Skipped []Skip             // files left alone this pass, with why
+
+	// Held says why deletes were held back ("" when none were), and HeldDeletes how many.
+	Held        string
+	HeldDeletes int
+}
+
+// Batch is one bulk create of up to focus.MaxBulkFiles files.
+type Batch struct {
+	Files []state.IntentFile // Replaces set for a new version of a managed file
+}
+
+// Bytes is the total size of the batch.
+func (b Batch) Bytes() int64 {
+	var n int64
+	for _, f := range b.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// Delete removes the attachment of a file that is gone from the folder.
+type Delete struct {
+	Path         string // the record's path
+	AttachmentID int64
+	Name         string
+}
+
+// Update is one PUT: a rename (the file moved or was renamed; same content) or a
+// reorder. It always carries both the name and the display order.
+type Update struct {
+	Path         string // the file's (new) path
+	OldPath      string // the record's path before a rename; "" for a reorder
+	AttachmentID int64
+	Name         string
+	DisplayOrder int64
+	Hash         string // content hash (renames), so the record can move with it
+}
+
+// Rename reports whether the update renames the attachment.
+func (u Update) Rename() bool { return u.OldPath != "" }
+
+// Skip is a file left alone in this pass.
+type Skip struct {
+	Path   string
+	Reason string
+}
+
+// Replaces counts the old versions the uploads will delete afterwards.
+func (p *Plan) Replaces() int {
+	n := 0
+	for _, b := range p.Uploads {
+		for _, f := range b.Files {
+			if f.Replaces != 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Cost is the number of write requests the plan sends when nothing fails.
+func (p *Plan) Cost() int {
+	return len(p.Uploads) + p.Replaces() + len(p.Deletes) + len(p.Updates)
+}
+
+// Empty reports whether the plan sends no request and changes no record.
+func (p *Plan) Empty() bool {
+	return p.Cost() == 0 && len(p.Adopt) == 0 && len(p.Touch) == 0 && len(p.Forget) == 0
+}

@@ -1,0 +1,57 @@
+package watcher
+
+import "time"
+
+// File is one settled, readable, in-scope local file.
+type File struct {
+	Path    string // relative to the root, with '/'; may hold non-UTF-8 bytes
+	Size    int64
+	ModTime time.Time
+	Inode   uint64
+	Hash    string // hex SHA-256
+}
+
+// Snapshot is the result of one scan of a folder.
+type Snapshot struct {
+	Root      string
+	Device    uint64 // device id of the root
+	ScannedAt time.Time
+	Files     map[string]File // by Path
+
+	// Held are files that exist but are not ready to sync (still changing within
+	// settle, too large, unreadable), by path, with the reason. They are neither
+	// uploaded nor deleted remotely.
+	Held map[string]string
+
+	// FailedDirs are directories (relative, with '/'; "" is the root) that could not
+	// be listed: nothing under them is deleted remotely.
+	FailedDirs []string
+
+	// Errors are the problems met, one per file or directory, for reporting.
+	Errors []FileError
+}
+
+// FileError is a problem with one path; the scan carries on.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Present reports whether path exists locally (settled or held), or lies under a
+// directory that could not be listed, so that its remote copy must be kept.
+func (s *Snapshot) Present(path string) bool {
+	if _, ok := s.Files[path]; ok {
+		return true
+	}
+	if _, ok := s.Held[path]; ok {
+		return true
+	}
+	for _, d := range s.FailedDirs {
+		if d == "" || path == d || (len(path) > len(d) && path[:len(d)] == d && path[len(d)] == '/') {
+			return true
+		}
+	}
+	return false
+}
