@@ -95,4 +95,5 @@ type Change struct {
 	Delete     []string     // paths to remove
 	Meta       *Meta        // replace the meta when non-nil
 	EndIntents []uint64     // intents to close
+	Begin      []*Intent    // intents to open in the same transaction (their IDs are assigned)
 }
