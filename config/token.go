@@ -1,0 +1,59 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// TokenEnv is the environment variable holding the API token; it wins over
+// [api] token_file.
+const TokenEnv = "FOCUS_API_TOKEN"
+
+// Token returns the API token: $FOCUS_API_TOKEN when set, else the trimmed
+// contents of [api] token_file. A token file that is missing, unreadable or
+// empty is an error naming the file; one readable by group or others (on unix)
+// is a warning. Without either, the error says how to provide a token.
+func (c *Config) Token() (token string, warnings []string, err error) {
+	if t := strings.TrimSpace(os.Getenv(TokenEnv)); t != "" {
+		return t, nil, nil
+	}
+	if c.API.TokenFile == "" {
+		return "", nil, errors.New("no API token: set FOCUS_API_TOKEN or [api] token_file")
+	}
+	name := c.API.TokenFile
+	f, err := os.Open(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("read token file (api.token_file): %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", nil, fmt.Errorf("read token file (api.token_file): %w", err)
+	}
+	if st.IsDir() {
+		return "", nil, fmt.Errorf("read token file (api.token_file) %s: is a directory", name)
+	}
+	b := make([]byte, 0, 256)
+	buf := make([]byte, 4096)
+	for len(b) <= 64<<10 {
+		n, rerr := f.Read(buf)
+		b = append(b, buf[:n]...)
+		if rerr != nil {
+			break
+		}
+	}
+	if len(b) > 64<<10 {
+		return "", nil, fmt.Errorf("read token file (api.token_file) %s: larger than 64KiB, not a token", name)
+	}
+	token = strings.TrimSpace(string(b))
+	if token == "" {
+		return "", nil, fmt.Errorf("read token file (api.token_file) %s: empty", name)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		warnings = append(warnings, fmt.Sprintf("token file %s is readable by others (mode %04o): run chmod 600 %s", name, st.Mode().Perm(), name))
+	}
+	return token, warnings, nil
+}
