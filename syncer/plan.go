@@ -90,6 +90,11 @@ type Update struct {
 	Name         string
 	DisplayOrder int64
 	Hash         string // content hash (renames), so the record can move with it
+
+	// Record is the record to store once the update succeeds: for a rename, the old
+	// record moved to Path with the local file's stat; for a reorder or a restored
+	// name, the record with the new name and display order.
+	Record state.FileRecord
 }
 
 // Rename reports whether the update renames the attachment.

@@ -1,0 +1,455 @@
+package syncer
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/watcher"
+)
+
+// MakePlan diffs the local snapshot against the records (and, when given, a fresh
+// listing of the task) and returns the fewest requests that bring the task in line
+// with the folder. It does no I/O and is deterministic: the same input always gives
+// the same plan.
+//
+// What it decides, per file:
+//   - same path, same hash: nothing (Touch when only the stat changed);
+//   - same path, new hash: upload with Replaces set, keeping the old display order
+//     when still in order; a hash the server refused is skipped until it changes;
+//   - a file gone and another with the same hash and size appeared: one rename
+//     Update (candidates are paired with the same base name first, then in path order);
+//   - a new file: upload, or, with a listing, adopt an unowned attachment with the
+//     same name and size (the lowest id first);
+//   - a file gone: Delete when DeleteRemote, otherwise the record is kept;
+//   - with a listing: a record whose attachment vanished is uploaded again (or
+//     forgotten when its file is gone too), and names changed in Focus are restored.
+//
+// Safety lives here too: when Options.Paused is set, or the folder is empty while
+// attachments are managed, the plan holds everything (it carries only Held and
+// HeldDeletes, since a folder that may not be there must not drive renames or
+// uploads either). A pass whose deletes exceed MaxDeleteCount or MaxDeletePercent
+// deletes nothing unless AllowMassDelete; its uploads and renames still go ahead.
+// No op ever names an attachment that no record owns, except the ones it adopts.
+func MakePlan(in PlanInput) *Plan {
+	p := newPlanner(in)
+	p.classifyRecords()
+	p.pairRenames()
+	p.placeNewFiles()
+	p.skipHeld()
+	if held, n := p.pauseReason(); held != "" {
+		return &Plan{Held: held, HeldDeletes: n}
+	}
+	p.planDeletes()
+	p.order()
+	return p.plan
+}
+
+// planner is the working state of one MakePlan call.
+type planner struct {
+	in     PlanInput
+	snap   *watcher.Snapshot
+	remote map[int64]focus.Attachment // nil without a listing
+	owner  map[int64]string           // attachment id -> the one record path that owns it
+	plan   *Plan
+
+	seq       []*orderItem          // the files that will be managed, in any order
+	fixed     map[string]fixedEntry // by path: managed files with no request of their own
+	uploads   map[string]state.IntentFile
+	renames   map[string]Update // by new path
+	restores  map[string]bool   // fixed paths whose name must be restored
+	unclaimed []string          // settled files with no live record at their path, sorted
+	missing   []string          // live records whose file is not present, sorted
+	managed   int               // attachments owned by records
+	maxKey    int64             // largest display order known in the task
+}
+
+// fixedEntry is a managed file with no request of its own: its record as the truth
+// stands now (what Touch stores) and its current name.
+type fixedEntry struct {
+	rec  state.FileRecord
+	name string
+}
+
+func newPlanner(in PlanInput) *planner {
+	p := &planner{
+		in:       in,
+		snap:     in.Snapshot,
+		owner:    map[int64]string{},
+		plan:     &Plan{},
+		fixed:    map[string]fixedEntry{},
+		uploads:  map[string]state.IntentFile{},
+		renames:  map[string]Update{},
+		restores: map[string]bool{},
+	}
+	if p.snap == nil {
+		p.snap = &watcher.Snapshot{}
+	}
+	if in.Remote != nil {
+		p.remote = make(map[int64]focus.Attachment, len(in.Remote))
+		for _, a := range in.Remote {
+			if !a.Deleted() {
+				p.remote[a.ID] = a
+				p.maxKey = max(p.maxKey, a.DisplayOrder)
+			}
+		}
+	}
+	for _, path := range sortedKeys(in.Records) {
+		r := in.Records[path]
+		if r.Managed() {
+			if _, taken := p.owner[r.AttachmentID]; !taken {
+				p.owner[r.AttachmentID] = path
+				p.managed++
+				if p.remote == nil {
+					p.maxKey = max(p.maxKey, r.DisplayOrder)
+				}
+			}
+		}
+	}
+	return p
+}
+
+// owns reports whether the record at path owns its attachment (a second record
+// naming the same attachment owns nothing).
+func (p *planner) owns(path string, r state.FileRecord) bool {
+	return r.Managed() && p.owner[r.AttachmentID] == path
+}
+
+// remoteGone reports whether a listing was given and lacks the attachment.
+func (p *planner) remoteGone(id int64) bool {
+	if p.remote == nil {
+		return false
+	}
+	_, ok := p.remote[id]
+	return !ok
+}
+
+// current returns the attachment's name and display order as they stand: from the
+// listing when there is one, from the record otherwise.
+func (p *planner) current(r state.FileRecord) (string, int64) {
+	if a, ok := p.remote[r.AttachmentID]; ok {
+		return a.Name, a.DisplayOrder
+	}
+	return r.RemoteName, r.DisplayOrder
+}
+
+// classifyRecords sorts every record into unchanged, changed, held, missing, or
+// forgotten, and collects the settled files left without a live record.
+func (p *planner) classifyRecords() {
+	for _, path := range sortedKeys(p.in.Records) {
+		r := p.in.Records[path]
+		f, settled := p.snap.Files[path]
+		present := p.snap.Present(path)
+		if !p.owns(path, r) || p.remoteGone(r.AttachmentID) {
+			if !present {
+				p.plan.Forget = append(p.plan.Forget, path)
+			}
+			continue // a settled file here is handled as unclaimed
+		}
+		name, key := p.current(r)
+		truth := r
+		truth.RemoteName, truth.DisplayOrder = name, key
+		switch {
+		case settled && sameContent(r, f):
+			truth.Size, truth.ModTime, truth.Inode, truth.Hash = f.Size, f.ModTime, f.Inode, f.Hash
+			p.addFixed(path, truth, name, key, f.ModTime)
+		case settled && f.Hash == r.RefusedHash:
+			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r)})
+			p.addFixed(path, truth, name, key, f.ModTime)
+		case settled:
+			p.uploads[path] = intentFor(f, r.AttachmentID)
+			p.seq = append(p.seq, &orderItem{path: path, name: remoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+		case present: // held, or under a directory that could not be listed
+			p.addFixed(path, truth, name, key, r.ModTime)
+		default:
+			p.missing = append(p.missing, path)
+		}
+	}
+	for _, path := range sortedKeys(p.snap.Files) {
+		r, ok := p.in.Records[path]
+		if ok && p.owns(path, r) && !p.remoteGone(r.AttachmentID) {
+			continue
+		}
+		p.unclaimed = append(p.unclaimed, path)
+	}
+}
+
+// addFixed enters a managed file that needs no request of its own into the sequence;
+// its name is restored when it differs from the one wanted.
+func (p *planner) addFixed(path string, truth state.FileRecord, name string, key int64, mtime time.Time) {
+	if !sameRecord(truth, p.in.Records[path]) {
+		p.plan.Touch = append(p.plan.Touch, truth)
+	}
+	p.fixed[path] = fixedEntry{rec: truth, name: name}
+	it := &orderItem{path: path, name: remoteName(path), mtime: mtime, kind: itemFixed, key: key}
+	if name != it.name {
+		p.restores[path] = true
+		it.kind = itemPrefer
+	}
+	p.seq = append(p.seq, it)
+}
+
+// pairRenames matches missing records with unclaimed files of the same hash and
+// size: same base name first, then in path order.
+func (p *planner) pairRenames() {
+	type content struct {
+		hash string
+		size int64
+	}
+	files := map[content][]string{}
+	for _, path := range p.unclaimed {
+		f := p.snap.Files[path]
+		files[content{f.Hash, f.Size}] = append(files[content{f.Hash, f.Size}], path)
+	}
+	used := map[string]bool{}
+	consumed := map[string]bool{}
+	match := func(sameBase bool) {
+		for _, old := range p.missing {
+			r := p.in.Records[old]
+			if consumed[old] || r.Hash == "" {
+				continue
+			}
+			for _, path := range files[content{r.Hash, r.Size}] {
+				if used[path] || (sameBase && baseName(path) != baseName(old)) {
+					continue
+				}
+				used[path], consumed[old] = true, true
+				p.addRename(old, path)
+				break
+			}
+		}
+	}
+	match(true)
+	match(false)
+	p.missing = without(p.missing, consumed)
+	p.unclaimed = without(p.unclaimed, used)
+}
+
+// addRename records the move of the attachment of the record at old to path.
+func (p *planner) addRename(old, path string) {
+	r := p.in.Records[old]
+	f := p.snap.Files[path]
+	_, key := p.current(r)
+	rec := r
+	rec.Path, rec.Size, rec.ModTime, rec.Inode, rec.Hash = path, f.Size, f.ModTime, f.Inode, f.Hash
+	rec.RemoteName = remoteName(path)
+	rec.RefusedHash, rec.LastError, rec.Attempts = "", "", 0
+	p.renames[path] = Update{Path: path, OldPath: old, AttachmentID: r.AttachmentID, Name: rec.RemoteName, Hash: f.Hash, Record: rec}
+	p.seq = append(p.seq, &orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
+}
+
+// placeNewFiles adopts or uploads the unclaimed files, or skips the refused ones.
+func (p *planner) placeNewFiles() {
+	type nameSize struct {
+		name string
+		size int64
+	}
+	var free map[nameSize][]int64
+	if p.remote != nil {
+		free = map[nameSize][]int64{}
+		for _, id := range sortedKeys(p.remote) {
+			if _, owned := p.owner[id]; owned {
+				continue
+			}
+			a := p.remote[id]
+			free[nameSize{a.Name, a.Size}] = append(free[nameSize{a.Name, a.Size}], id)
+		}
+	}
+	for _, path := range p.unclaimed {
+		f := p.snap.Files[path]
+		name := remoteName(path)
+		if ids := free[nameSize{name, f.Size}]; len(ids) > 0 {
+			a := p.remote[ids[0]]
+			free[nameSize{name, f.Size}] = ids[1:]
+			rec := state.FileRecord{
+				Path: path, Size: f.Size, ModTime: f.ModTime, Inode: f.Inode, Hash: f.Hash,
+				AttachmentID: a.ID, RemoteName: a.Name, DisplayOrder: a.DisplayOrder,
+			}
+			p.plan.Adopt = append(p.plan.Adopt, rec)
+			p.fixed[path] = fixedEntry{rec: rec, name: a.Name}
+			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
+			continue
+		}
+		if r, ok := p.in.Records[path]; ok && r.RefusedHash != "" && r.RefusedHash == f.Hash {
+			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r)})
+			continue
+		}
+		p.uploads[path] = intentFor(f, 0)
+		p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFree})
+	}
+}
+
+// skipHeld reports the held files that have no live record.
+func (p *planner) skipHeld() {
+	for _, path := range sortedKeys(p.snap.Held) {
+		if _, ok := p.fixed[path]; ok {
+			continue
+		}
+		p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: p.snap.Held[path]})
+	}
+}
+
+// deleteCount is the number of deletes the pass would make with no guard.
+func (p *planner) deleteCount() int {
+	if !p.in.Options.DeleteRemote {
+		return 0
+	}
+	return len(p.missing)
+}
+
+// pauseReason returns why the folder must be left alone, and how many deletes that
+// holds back: the folder is paused, or it is empty while attachments are managed.
+func (p *planner) pauseReason() (string, int) {
+	if p.in.Options.Paused != "" {
+		return p.in.Options.Paused, p.deleteCount()
+	}
+	if len(p.snap.Files) == 0 && len(p.snap.Held) == 0 && p.managed > 0 {
+		return fmt.Sprintf("folder is empty but %d attachments are managed: not deleting (is the share mounted?)", p.managed), p.deleteCount()
+	}
+	return "", 0
+}
+
+// planDeletes deletes the attachments of missing files, unless the mass-delete
+// guard holds them back. Without DeleteRemote the records are kept as they are.
+func (p *planner) planDeletes() {
+	n := p.deleteCount()
+	if n == 0 {
+		return
+	}
+	o := p.in.Options
+	if !o.AllowMassDelete {
+		switch {
+		case o.MaxDeleteCount > 0 && n > o.MaxDeleteCount:
+			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments, over max_delete %d: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, o.MaxDeleteCount)
+		case o.MaxDeletePercent > 0 && p.managed > 10 && float64(n)*100 > o.MaxDeletePercent*float64(p.managed):
+			pct := math.Round(float64(n) * 100 / float64(p.managed))
+			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments (%g%%), over max_delete %g%%: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, pct, o.MaxDeletePercent)
+		}
+		if p.plan.Held != "" {
+			p.plan.HeldDeletes = n
+			return
+		}
+	}
+	for _, path := range p.missing {
+		r := p.in.Records[path]
+		name, _ := p.current(r)
+		p.plan.Deletes = append(p.plan.Deletes, Delete{Path: path, AttachmentID: r.AttachmentID, Name: name})
+	}
+}
+
+// order hands out display orders and turns them into requests: upload batches in
+// sequence order, then renames (by path), then restores and reorders in sequence order.
+func (p *planner) order() {
+	sortSequence(p.seq, p.in.Options.Order)
+	assignKeys(p.seq, p.in.Options.Order, p.maxKey)
+	var files []state.IntentFile
+	var updates []Update
+	for _, it := range p.seq {
+		if f, ok := p.uploads[it.path]; ok {
+			f.DisplayOrder = it.assigned
+			files = append(files, f)
+			continue
+		}
+		if _, ok := p.renames[it.path]; ok {
+			u := p.renames[it.path]
+			u.DisplayOrder, u.Record.DisplayOrder = it.assigned, it.assigned
+			p.renames[it.path] = u
+			continue
+		}
+		e := p.fixed[it.path]
+		if p.restores[it.path] || it.assigned != it.key {
+			rec := e.rec
+			rec.RemoteName, rec.DisplayOrder = it.name, it.assigned
+			updates = append(updates, Update{Path: it.path, AttachmentID: rec.AttachmentID, Name: it.name, DisplayOrder: it.assigned, Hash: rec.Hash, Record: rec})
+		}
+	}
+	for _, path := range sortedKeys(p.renames) {
+		p.plan.Updates = append(p.plan.Updates, p.renames[path])
+	}
+	p.plan.Updates = append(p.plan.Updates, updates...)
+	p.plan.Uploads = p.batches(files)
+}
+
+// batches cuts the uploads into bulk creates of at most MaxBatchFiles files and,
+// when set, MaxBatchBytes bytes; a file larger than the byte cap goes alone.
+func (p *planner) batches(files []state.IntentFile) []Batch {
+	maxFiles := p.in.Options.MaxBatchFiles
+	if maxFiles <= 0 || maxFiles > focus.MaxBulkFiles {
+		maxFiles = focus.MaxBulkFiles
+	}
+	maxBytes := p.in.Options.MaxBatchBytes
+	var out []Batch
+	var cur Batch
+	for _, f := range files {
+		if len(cur.Files) > 0 && (len(cur.Files) == maxFiles || (maxBytes > 0 && cur.Bytes()+f.Size > maxBytes)) {
+			out = append(out, cur)
+			cur = Batch{}
+		}
+		cur.Files = append(cur.Files, f)
+	}
+	if len(cur.Files) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// remoteName is the attachment name of a local path: the path relative to the
+// folder with '/', made valid UTF-8.
+func remoteName(rel string) string { return strings.ToValidUTF8(rel, "\uFFFD") }
+
+// baseName is the last element of a relative path with '/'.
+func baseName(rel string) string { return rel[strings.LastIndexByte(rel, '/')+1:] }
+
+// sameContent reports whether a local file holds what the record uploaded. A record
+// adopted before it was hashed matches on size.
+func sameContent(r state.FileRecord, f watcher.File) bool {
+	return r.Hash == f.Hash || (r.Hash == "" && r.Size == f.Size)
+}
+
+// sameRecord compares two records field by field (times with Equal).
+func sameRecord(a, b state.FileRecord) bool {
+	return a.Path == b.Path && a.Size == b.Size && a.ModTime.Equal(b.ModTime) && a.Inode == b.Inode &&
+		a.Hash == b.Hash && a.AttachmentID == b.AttachmentID && a.RemoteName == b.RemoteName &&
+		a.DisplayOrder == b.DisplayOrder && a.RefusedHash == b.RefusedHash && a.LastError == b.LastError &&
+		a.Attempts == b.Attempts && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+// refusedReason says why a refused file is skipped.
+func refusedReason(r state.FileRecord) string {
+	return "refused by the server: " + r.LastError + "; waiting for the file to change"
+}
+
+// intentFor describes the upload of a local file; replaces is the attachment id of
+// the old version (0 for a new file).
+func intentFor(f watcher.File, replaces int64) state.IntentFile {
+	return state.IntentFile{
+		Path: f.Path, Name: remoteName(f.Path), Size: f.Size, Hash: f.Hash,
+		ModTime: f.ModTime, Inode: f.Inode, Replaces: replaces,
+	}
+}
+
+// without returns the elements of list not in drop, in order.
+func without(list []string, drop map[string]bool) []string {
+	out := list[:0:0]
+	for _, s := range list {
+		if !drop[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sortedKeys returns the keys of m in ascending order.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
