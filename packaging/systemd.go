@@ -1,0 +1,199 @@
+// Package packaging renders the files that install focussync as a system
+// service: a hardened systemd unit and a launchd property list. The files
+// committed beside this package (focussync.service, focussync.plist) are
+// rendered from the same functions; run `go generate ./packaging` after
+// changing them.
+package packaging
+
+//go:generate go run ./gen -dir .
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// Defaults used by the rendered files when a parameter is left empty.
+const (
+	DefaultName        = "focussync"
+	DefaultUser        = "focussync"
+	DefaultDescription = "focussync: mirror local folders into Toggl Focus task attachments"
+	Documentation      = "https://github.com/focussync/focussync"
+	// TokenSource is the file systemd loads as the unit's "token" credential.
+	TokenSource = "/etc/focussync/token"
+	// StateDir is the state directory systemd creates for a system unit.
+	StateDir = "/var/lib/focussync"
+)
+
+// UnitParams describes one systemd unit.
+type UnitParams struct {
+	Name          string   // unit name without ".service"; DefaultName when empty
+	Exe           string   // absolute path of the focussync binary
+	Config        string   // absolute path of the configuration file
+	User          string   // system units: the account to run as; DefaultUser when empty
+	Group         string   // system units: the group; DefaultUser when empty and User is DefaultUser, else the user's primary group
+	Description   string   // DefaultDescription when empty
+	ReadOnlyPaths []string // watched folders, listed for the sandbox; missing ones are tolerated
+	UserService   bool     // a per-user unit (systemctl --user): no User=, no root-only sandboxing
+}
+
+// CredentialPath returns where systemd exposes the token credential to the
+// unit named name ($CREDENTIALS_DIRECTORY/token). A configuration used by the
+// system unit sets [api] token_file to this path.
+func CredentialPath(name string) string {
+	if name == "" {
+		name = DefaultName
+	}
+	return "/run/credentials/" + name + ".service/token"
+}
+
+// SystemdUnit renders a systemd unit that runs `focussync run --config` in the
+// foreground. focussync handles SIGTERM (clean stop) and SIGHUP (reload)
+// itself, so the unit only sends signals. Paths are quoted and escaped for
+// systemd; the result contains no template actions.
+func SystemdUnit(p UnitParams) string {
+	if p.Name == "" {
+		p.Name = DefaultName
+	}
+	if p.Description == "" {
+		p.Description = DefaultDescription
+	}
+	p.Description = strings.ReplaceAll(strings.Join(strings.Fields(p.Description), " "), "%", "%%")
+	if !p.UserService {
+		if p.User == "" {
+			p.User = DefaultUser
+		}
+		if p.Group == "" && p.User == DefaultUser {
+			p.Group = DefaultUser
+		}
+	} else {
+		p.User, p.Group = "", ""
+	}
+	data := unitData{
+		UnitParams:     p,
+		Documentation:  Documentation,
+		ExecStart:      execLine(p.Exe, "run", "--config", p.Config),
+		TokenSource:    TokenSource,
+		CredentialPath: CredentialPath(p.Name),
+		StateDir:       StateDir,
+	}
+	for _, path := range p.ReadOnlyPaths {
+		// "-" tolerates a folder that is missing (an unmounted share):
+		// focussync pauses such a folder instead of failing to start.
+		data.ReadOnly = append(data.ReadOnly, systemdQuote("-"+path))
+	}
+	var b strings.Builder
+	if err := unitTemplate.Execute(&b, data); err != nil {
+		panic(fmt.Sprintf("bug: systemd unit template: %v", err))
+	}
+	return b.String()
+}
+
+type unitData struct {
+	UnitParams
+	Documentation  string
+	ExecStart      string
+	TokenSource    string
+	CredentialPath string
+	StateDir       string
+	ReadOnly       []string
+}
+
+// execLine joins a command line for ExecStart=, quoting each word as needed.
+func execLine(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = systemdQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// systemdQuote escapes s for a unit file: "%" starts a specifier and "$" a
+// variable, so both are doubled; a word with spaces, quotes or backslashes
+// (or an empty one) is double-quoted with C-style escapes.
+func systemdQuote(s string) string {
+	s = strings.NewReplacer("%", "%%", "$", "$$").Replace(s)
+	if s != "" && !strings.ContainsAny(s, " \t\"'\\;") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+var unitTemplate = template.Must(template.New("unit").Parse(`[Unit]
+Description={{.Description}}
+Documentation={{.Documentation}}
+After=network-online.target remote-fs.target
+Wants=network-online.target
+# Give up after 5 failed starts in 5 minutes (a broken config or token);
+# fix the cause, then: systemctl reset-failed {{.Name}}.
+StartLimitIntervalSec=300
+StartLimitBurst=5
+
+[Service]
+Type=simple
+{{- if not .UserService}}
+User={{.User}}
+{{- if .Group}}
+Group={{.Group}}
+{{- end}}
+{{- end}}
+ExecStart={{.ExecStart}}
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RestartSec=5s
+TimeoutStopSec=30
+UMask=0077
+{{- if not .UserService}}
+LimitNOFILE=65536
+
+# The API token: systemd reads {{.TokenSource}} (root-only, mode 0600) and
+# hands it to the service as {{.CredentialPath}}.
+# The configuration must say, under [api]:
+#   token_file = "{{.CredentialPath}}"
+# The service does not start while {{.TokenSource}} is missing.
+LoadCredential=token:{{.TokenSource}}
+
+# State database: {{.StateDir}}/state.db, created for the service user.
+StateDirectory=focussync
+StateDirectoryMode=0700
+ConfigurationDirectory=focussync
+ReadWritePaths={{.StateDir}}
+
+# Sandbox. focussync only reads the watched folders: the whole file system is
+# read-only to it except its state directory. List every watched folder below
+# (one ReadOnlyPaths= line each, "-" tolerates a folder that is not mounted);
+# folders under /home stay readable (ProtectHome=read-only). Folders under
+# /tmp are not visible (PrivateTmp=yes).
+{{- range .ReadOnly}}
+ReadOnlyPaths={{.}}
+{{- else}}
+#ReadOnlyPaths=-/srv/share/clients
+{{- end}}
+ProtectSystem=strict
+ProtectHome=read-only
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+CapabilityBoundingSet=
+RestrictSUIDSGID=yes
+RemoveIPC=yes
+{{- else}}
+
+# A per-user service reads its token from the file named by [api] token_file.
+{{- end}}
+NoNewPrivileges=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+RestrictRealtime=yes
+SystemCallArchitectures=native
+
+[Install]
+WantedBy={{if .UserService}}default.target{{else}}multi-user.target{{end}}
+`))
