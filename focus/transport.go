@@ -1,0 +1,82 @@
+package focus
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+)
+
+// newHTTPClient returns the default HTTP client: bounded dial, TLS handshake and
+// response header waits, no overall timeout (a large upload may take as long as it
+// needs), no redirects (the API does not redirect; following one would resend or
+// drop an upload), and connections that fail after stall without progress.
+func newHTTPClient(stall time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &stallConn{Conn: conn, stall: stall}, nil
+		},
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: max(2*time.Minute, 2*stall),
+		// An idle connection is dropped before its stall deadline would break it.
+		IdleConnTimeout:     stall / 2,
+		MaxIdleConnsPerHost: 4,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// maxStallChunk bounds one write so that a slow but moving upload renews its
+// deadline often: a write fails only if maxStallChunk bytes take longer than the
+// stall timeout.
+const maxStallChunk = 16 << 10
+
+// stallConn is a connection whose reads and writes fail once no byte has moved,
+// in either direction, for stall. Every read and every write (in chunks of at most
+// maxStallChunk) pushes the deadline of both directions forward, so a request
+// that is sending a large body does not time out its pending response read, and a
+// response that keeps arriving is never cut short.
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+// Read implements net.Conn.
+func (c *stallConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetDeadline(time.Now().Add(c.stall)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.Conn.SetDeadline(time.Now().Add(c.stall))
+	}
+	return n, err
+}
+
+// Write implements net.Conn.
+func (c *stallConn) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), maxStallChunk)]
+		if err := c.Conn.SetDeadline(time.Now().Add(c.stall)); err != nil {
+			return written, err
+		}
+		n, err := c.Conn.Write(chunk)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
