@@ -1,0 +1,287 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Values are stored in a small binary format: a format byte, then the fields in a
+// fixed order as varints and length-prefixed byte strings. Strings are copied byte
+// for byte, so paths and names that are not UTF-8 round-trip exactly (JSON would
+// replace such bytes). The path of a record and the id of an intent live in the
+// bucket key, not in the value.
+//
+// A change to any of these layouts needs a new schema version and a migration.
+const valueFormat = 1
+
+var errShortValue = errors.New("value too short")
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *encoder) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+// time stores the zero time as an empty string and any other time in the form of
+// time.Time.MarshalBinary (instant and zone offset; the monotonic reading is dropped).
+func (e *encoder) time(t time.Time) error {
+	if t.IsZero() {
+		e.uvarint(0)
+		return nil
+	}
+	tb, err := t.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	e.uvarint(uint64(len(tb)))
+	e.b = append(e.b, tb...)
+	return nil
+}
+
+// decoder reads what encoder wrote. The first error sticks; later reads return
+// zero values, so a caller checks err once at the end.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func newDecoder(b []byte) *decoder {
+	d := &decoder{b: b}
+	if len(b) == 0 {
+		d.err = errShortValue
+	} else if b[0] != valueFormat {
+		d.err = fmt.Errorf("unknown value format %d", b[0])
+	} else {
+		d.b = b[1:]
+	}
+	return d
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShortValue
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShortValue
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// bytes returns the next length-prefixed field, still pointing into the source.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errShortValue
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// str copies the next field out of the source.
+func (d *decoder) str() string { return string(d.bytes()) }
+
+func (d *decoder) bool() bool {
+	if d.err != nil {
+		return false
+	}
+	if len(d.b) == 0 {
+		d.err = errShortValue
+		return false
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	switch v {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.err = fmt.Errorf("bad bool byte %d", v)
+	return false
+}
+
+func (d *decoder) time() time.Time {
+	tb := d.bytes()
+	if d.err != nil || len(tb) == 0 {
+		return time.Time{}
+	}
+	var t time.Time
+	if err := t.UnmarshalBinary(tb); err != nil {
+		d.err = err
+	}
+	return t
+}
+
+// done reports the sticky error, or an error when bytes are left over.
+func (d *decoder) done() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d unexpected trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
+// The record layout puts AttachmentID and RefusedHash first so that Stats can
+// read them without decoding the rest.
+
+func encodeRecord(r FileRecord) ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 96+len(r.Hash)+len(r.RemoteName)+len(r.LastError)+len(r.RefusedHash))}
+	e.b = append(e.b, valueFormat)
+	e.varint(r.AttachmentID)
+	e.str(r.RefusedHash)
+	e.varint(r.Size)
+	if err := e.time(r.ModTime); err != nil {
+		return nil, fmt.Errorf("field ModTime: %w", err)
+	}
+	e.uvarint(r.Inode)
+	e.str(r.Hash)
+	e.str(r.RemoteName)
+	e.varint(r.DisplayOrder)
+	e.str(r.LastError)
+	e.varint(int64(r.Attempts))
+	if err := e.time(r.UpdatedAt); err != nil {
+		return nil, fmt.Errorf("field UpdatedAt: %w", err)
+	}
+	return e.b, nil
+}
+
+// decodeRecord decodes a record value; path comes from the key and is copied.
+func decodeRecord(path, v []byte) (FileRecord, error) {
+	d := newDecoder(v)
+	r := FileRecord{Path: string(path)}
+	r.AttachmentID = d.varint()
+	r.RefusedHash = d.str()
+	r.Size = d.varint()
+	r.ModTime = d.time()
+	r.Inode = d.uvarint()
+	r.Hash = d.str()
+	r.RemoteName = d.str()
+	r.DisplayOrder = d.varint()
+	r.LastError = d.str()
+	r.Attempts = int(d.varint())
+	r.UpdatedAt = d.time()
+	return r, d.done()
+}
+
+// peekRecord reads only whether a record is managed and whether it holds a refusal.
+func peekRecord(v []byte) (managed, refused bool, err error) {
+	d := newDecoder(v)
+	id := d.varint()
+	refusedHash := d.bytes()
+	return id != 0, len(refusedHash) != 0, d.err
+}
+
+func encodeMeta(m Meta) ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 64+len(m.LastError))}
+	e.b = append(e.b, valueFormat)
+	e.uvarint(m.Device)
+	e.bool(m.Listed)
+	if err := e.time(m.LastPass); err != nil {
+		return nil, fmt.Errorf("field LastPass: %w", err)
+	}
+	if err := e.time(m.LastVerify); err != nil {
+		return nil, fmt.Errorf("field LastVerify: %w", err)
+	}
+	e.str(m.LastError)
+	return e.b, nil
+}
+
+func decodeMeta(v []byte) (Meta, error) {
+	d := newDecoder(v)
+	var m Meta
+	m.Device = d.uvarint()
+	m.Listed = d.bool()
+	m.LastPass = d.time()
+	m.LastVerify = d.time()
+	m.LastError = d.str()
+	return m, d.done()
+}
+
+func encodeIntent(in *Intent) ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 64+len(in.Files)*128)}
+	e.b = append(e.b, valueFormat)
+	e.str(string(in.Op))
+	if err := e.time(in.Started); err != nil {
+		return nil, fmt.Errorf("field Started: %w", err)
+	}
+	e.varint(in.AttachmentID)
+	e.str(in.Name)
+	e.varint(in.DisplayOrder)
+	e.uvarint(uint64(len(in.Files)))
+	for i, f := range in.Files {
+		e.str(f.Path)
+		e.str(f.Name)
+		e.varint(f.Size)
+		e.str(f.Hash)
+		if err := e.time(f.ModTime); err != nil {
+			return nil, fmt.Errorf("field Files[%d].ModTime: %w", i, err)
+		}
+		e.uvarint(f.Inode)
+		e.varint(f.DisplayOrder)
+		e.varint(f.Replaces)
+	}
+	return e.b, nil
+}
+
+func decodeIntent(id uint64, v []byte) (Intent, error) {
+	d := newDecoder(v)
+	in := Intent{ID: id}
+	in.Op = IntentOp(d.str())
+	in.Started = d.time()
+	in.AttachmentID = d.varint()
+	in.Name = d.str()
+	in.DisplayOrder = d.varint()
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // every file takes at least one byte per field
+		return in, errShortValue
+	}
+	if n > 0 {
+		in.Files = make([]IntentFile, n)
+	}
+	for i := range in.Files {
+		f := &in.Files[i]
+		f.Path = d.str()
+		f.Name = d.str()
+		f.Size = d.varint()
+		f.Hash = d.str()
+		f.ModTime = d.time()
+		f.Inode = d.uvarint()
+		f.DisplayOrder = d.varint()
+		f.Replaces = d.varint()
+	}
+	return in, d.done()
+}
