@@ -152,7 +152,9 @@ func (e *Emulator) commitLocked(org, ws, task int64, ups []*upload) ([]focus.Att
 			return nil, fmt.Errorf("store %s: %w", up.name, err)
 		}
 		files[i] = dst
-		up.tmp = ""
+	}
+	for _, up := range ups {
+		up.tmp = "" // moved into place
 	}
 	e.nextID += int64(len(ups))
 	out := make([]focus.Attachment, len(ups))
