@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ type Client struct {
 	userAgent string
 	hc        *http.Client
 	now       func() time.Time
+	stall     time.Duration // 0 with a caller's HTTPClient
 
 	mu     sync.Mutex
 	token  string
@@ -84,6 +86,7 @@ func New(opts Options) (*Client, error) {
 			stall = DefaultStallTimeout
 		}
 		c.hc = newHTTPClient(stall)
+		c.stall = stall
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -403,6 +406,9 @@ func (c *Client) classify(rq *request, resp *http.Response, data []byte, err err
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if c.stall > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("connection stalled (no bytes moved for %s): %w", c.stall, err)
 		}
 		e.Err = err
 		// Once body bytes went out, the server may have received the whole
