@@ -81,7 +81,7 @@ func (v *validator) build(raw *fileConfig) *Config {
 		v.fail("folder", 0, "no [[folder]] configured: add at least one with a path and a task_id")
 	}
 	for i, rf := range raw.Folders {
-		c.Folders = append(c.Folders, v.folder(i, rf, base, c.API))
+		c.Folders = append(c.Folders, v.folder(i, rf, base, c.API, raw.API))
 	}
 	v.distinct(c.Folders)
 	return c
@@ -220,7 +220,7 @@ func (v *validator) folderKeys(f *Folder, raw folderKeys, where func(key string)
 }
 
 // folder builds folder i (0-based) from the defaults in base and its own keys.
-func (v *validator) folder(i int, raw fileFolder, base Folder, api API) Folder {
+func (v *validator) folder(i int, raw fileFolder, base Folder, api API, rawAPI fileAPI) Folder {
 	where := func(key string) (string, int) { return folderKey(i, key), v.idx.folderLine(i, key) }
 	fail := func(key, format string, args ...any) {
 		k, line := where(key)
@@ -257,14 +257,18 @@ func (v *validator) folder(i int, raw fileFolder, base Folder, api API) Folder {
 	for _, id := range []struct {
 		key string
 		raw *int64
+		api *int64 // the [api] value, reported on its own when invalid
 		dst *int64
-	}{{"organization_id", raw.OrganizationID, &f.OrganizationID}, {"workspace_id", raw.WorkspaceID, &f.WorkspaceID}} {
+	}{
+		{"organization_id", raw.OrganizationID, rawAPI.OrganizationID, &f.OrganizationID},
+		{"workspace_id", raw.WorkspaceID, rawAPI.WorkspaceID, &f.WorkspaceID},
+	} {
 		switch {
 		case id.raw != nil && *id.raw <= 0:
 			fail(id.key, "must be greater than 0 (got %d)", *id.raw)
 		case id.raw != nil:
 			*id.dst = *id.raw
-		case *id.dst <= 0:
+		case id.api == nil:
 			fail(id.key, "is required: set it in [api] or in the folder")
 		}
 	}
