@@ -8,6 +8,24 @@
 //
 // Uploaded files are streamed: only their SHA-256 and size are kept, and their
 // content too when Options.DataDir is set, so large uploads never sit in memory.
+//
+// What the emulator does where the API reference is silent:
+//
+//   - Tasks exist implicitly; a task belongs to the organization and workspace
+//     it was first used with, and is not found (404) under any other.
+//   - Attachment ids are global and increasing; an id of another task is 404.
+//   - Every answer carries X-Toggl-Quota-Remaining and X-Toggl-Quota-Resets-In.
+//     The quota window of an organization starts with its first request; every
+//     request counts except a 401; an exhausted quota answers 402 and applies
+//     nothing.
+//   - Create and bulk create answer 201 with the new attachment, or
+//     {"items": [...]} in part order. Bulk create validates and receives every
+//     part before storing all of them or none.
+//   - Delete is a soft delete: the item keeps its deleted_at and leaves lists.
+//   - Errors are JSON objects with a "message".
+//
+// A Server also serves, at its PageURL, an HTML page listing every task's
+// attachments, refreshed every two seconds.
 package focustest
 
 import (
