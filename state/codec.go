@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -52,15 +53,17 @@ func (e *encoder) time(t time.Time) error {
 	return nil
 }
 
-// decoder reads what encoder wrote. The first error sticks; later reads return
-// zero values, so a caller checks err once at the end.
+// decoder reads what encoder wrote. It reads from a string and returns fields as
+// substrings of it: a caller that copies a whole bbolt value into one string pays
+// one allocation for all its fields. The first error sticks; later reads return
+// zero values, so a caller checks err once, at the end.
 type decoder struct {
-	b   []byte
+	b   string
 	err error
 }
 
-func newDecoder(b []byte) *decoder {
-	d := &decoder{b: b}
+func newDecoder(b string) decoder {
+	d := decoder{b: b}
 	if len(b) == 0 {
 		d.err = errShortValue
 	} else if b[0] != valueFormat {
@@ -75,45 +78,45 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShortValue
-		return 0
+	var v uint64
+	for i := 0; i < len(d.b) && i < binary.MaxVarintLen64; i++ {
+		c := d.b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflows 64 bits
+			}
+			d.b = d.b[i+1:]
+			return v | uint64(c)<<(7*i)
+		}
+		v |= uint64(c&0x7f) << (7 * i)
 	}
-	d.b = d.b[n:]
-	return v
+	d.err = errShortValue
+	return 0
 }
 
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShortValue
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
-// bytes returns the next length-prefixed field, still pointing into the source.
-func (d *decoder) bytes() []byte {
+// str returns the next length-prefixed field.
+func (d *decoder) str() string {
 	n := d.uvarint()
 	if d.err != nil {
-		return nil
+		return d.b[:0]
 	}
 	if n > uint64(len(d.b)) {
 		d.err = errShortValue
-		return nil
+		return d.b[:0]
 	}
-	v := d.b[:n:n]
+	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
 }
-
-// str copies the next field out of the source.
-func (d *decoder) str() string { return string(d.bytes()) }
 
 func (d *decoder) bool() bool {
 	if d.err != nil {
@@ -136,12 +139,12 @@ func (d *decoder) bool() bool {
 }
 
 func (d *decoder) time() time.Time {
-	tb := d.bytes()
+	tb := d.str()
 	if d.err != nil || len(tb) == 0 {
 		return time.Time{}
 	}
 	var t time.Time
-	if err := t.UnmarshalBinary(tb); err != nil {
+	if err := t.UnmarshalBinary([]byte(tb)); err != nil {
 		d.err = err
 	}
 	return t
@@ -179,10 +182,16 @@ func encodeRecord(r FileRecord) ([]byte, error) {
 	return e.b, nil
 }
 
-// decodeRecord decodes a record value; path comes from the key and is copied.
+// decodeRecord decodes the record stored under key path with value v, copying
+// both out of the transaction in a single allocation.
 func decodeRecord(path, v []byte) (FileRecord, error) {
-	d := newDecoder(v)
-	r := FileRecord{Path: string(path)}
+	var sb strings.Builder // one allocation for key and value, with no copy in String
+	sb.Grow(len(path) + len(v))
+	sb.Write(path)
+	sb.Write(v)
+	kv := sb.String()
+	d := newDecoder(kv[len(path):])
+	r := FileRecord{Path: kv[:len(path)]}
 	r.AttachmentID = d.varint()
 	r.RefusedHash = d.str()
 	r.Size = d.varint()
@@ -197,12 +206,21 @@ func decodeRecord(path, v []byte) (FileRecord, error) {
 	return r, d.done()
 }
 
-// peekRecord reads only whether a record is managed and whether it holds a refusal.
+// peekRecord reads only whether a record is managed and whether it holds a
+// refusal, without copying the value.
 func peekRecord(v []byte) (managed, refused bool, err error) {
-	d := newDecoder(v)
-	id := d.varint()
-	refusedHash := d.bytes()
-	return id != 0, len(refusedHash) != 0, d.err
+	if len(v) == 0 || v[0] != valueFormat {
+		return false, false, errors.New("bad record value")
+	}
+	id, n := binary.Varint(v[1:])
+	if n <= 0 {
+		return false, false, errShortValue
+	}
+	hashLen, m := binary.Uvarint(v[1+n:])
+	if m <= 0 || hashLen > uint64(len(v)-1-n-m) {
+		return false, false, errShortValue
+	}
+	return id != 0, hashLen != 0, nil
 }
 
 func encodeMeta(m Meta) ([]byte, error) {
@@ -221,7 +239,7 @@ func encodeMeta(m Meta) ([]byte, error) {
 }
 
 func decodeMeta(v []byte) (Meta, error) {
-	d := newDecoder(v)
+	d := newDecoder(string(v))
 	var m Meta
 	m.Device = d.uvarint()
 	m.Listed = d.bool()
@@ -258,7 +276,7 @@ func encodeIntent(in *Intent) ([]byte, error) {
 }
 
 func decodeIntent(id uint64, v []byte) (Intent, error) {
-	d := newDecoder(v)
+	d := newDecoder(string(v))
 	in := Intent{ID: id}
 	in.Op = IntentOp(d.str())
 	in.Started = d.time()

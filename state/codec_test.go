@@ -1,0 +1,98 @@
+package state
+
+import (
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestCodec_Extremes(t *testing.T) {
+	loc := time.FixedZone("", 5*3600+30*60)
+	r := FileRecord{
+		Path: "p", Size: math.MaxInt64, Inode: math.MaxUint64, AttachmentID: math.MinInt64,
+		DisplayOrder: -1, Attempts: math.MaxInt32, ModTime: time.Date(2001, 2, 3, 4, 5, 6, 7, loc),
+		UpdatedAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), Hash: "\x00\xff", RemoteName: "\x80",
+	}
+	v, err := encodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecord([]byte(r.Path), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ModTime.Equal(r.ModTime) || !got.UpdatedAt.Equal(r.UpdatedAt) {
+		t.Errorf("times: got %v, %v; want %v, %v", got.ModTime, got.UpdatedAt, r.ModTime, r.UpdatedAt)
+	}
+	if _, off := got.ModTime.Zone(); off != 5*3600+30*60 {
+		t.Errorf("ModTime zone offset = %d, want %d", off, 5*3600+30*60)
+	}
+	got.ModTime, got.UpdatedAt, r.ModTime, r.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("got  %+v\nwant %+v", got, r)
+	}
+}
+
+// Every truncation of a valid value, and every value with extra bytes, is an
+// error and never a panic.
+func TestCodec_Truncated(t *testing.T) {
+	rec, _ := encodeRecord(sampleRecord("x/y", 3))
+	meta, _ := encodeMeta(Meta{Device: 3, Listed: true, LastPass: at(1), LastError: "e"})
+	in, _ := encodeIntent(&Intent{Op: IntentCreate, Started: at(2), Files: []IntentFile{{Path: "a", Name: "b", ModTime: at(3)}}})
+	decoders := map[string]struct {
+		v   []byte
+		dec func([]byte) error
+	}{
+		"record": {rec, func(b []byte) error { _, err := decodeRecord([]byte("p"), b); return err }},
+		"meta":   {meta, func(b []byte) error { _, err := decodeMeta(b); return err }},
+		"intent": {in, func(b []byte) error { _, err := decodeIntent(1, b); return err }},
+	}
+	for name, d := range decoders {
+		if err := d.dec(d.v); err != nil {
+			t.Fatalf("%s: decoding the full value: %v", name, err)
+		}
+		for n := 0; n < len(d.v); n++ {
+			if err := d.dec(d.v[:n]); err == nil {
+				t.Errorf("%s: decoding the first %d of %d bytes succeeded", name, n, len(d.v))
+			}
+		}
+		if err := d.dec(append(d.v[:len(d.v):len(d.v)], 0)); err == nil {
+			t.Errorf("%s: a trailing byte was accepted", name)
+		}
+		bad := append([]byte{valueFormat + 1}, d.v[1:]...)
+		if err := d.dec(bad); err == nil {
+			t.Errorf("%s: an unknown format byte was accepted", name)
+		}
+	}
+}
+
+func TestCodec_Varint(t *testing.T) {
+	vals := []int64{0, 1, -1, 63, -64, 64, 127, 128, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64}
+	e := encoder{b: []byte{valueFormat}}
+	for _, v := range vals {
+		e.varint(v)
+		e.uvarint(uint64(v))
+	}
+	ds := newDecoder(string(e.b))
+	for _, want := range vals {
+		if got := ds.varint(); got != want {
+			t.Errorf("varint = %d, want %d", got, want)
+		}
+		if got := ds.uvarint(); got != uint64(want) {
+			t.Errorf("uvarint = %d, want %d", got, uint64(want))
+		}
+	}
+	if err := ds.done(); err != nil {
+		t.Error(err)
+	}
+	// An 11-byte varint overflows.
+	over := newDecoder("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f")
+	if over.uvarint(); over.err == nil {
+		t.Error("overlong uvarint accepted")
+	}
+	over = newDecoder("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02")
+	if over.uvarint(); over.err == nil {
+		t.Error("uvarint over 64 bits accepted")
+	}
+}
