@@ -1,0 +1,187 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Root-level failures. Scan returns one of them, wrapped with the root's path,
+// instead of a snapshot; the caller pauses the folder (no deletes) until the
+// root is healthy again. Test with errors.Is.
+var (
+	// ErrRootMissing means the folder's root does not exist.
+	ErrRootMissing = errors.New("folder root is missing")
+	// ErrRootNotDir means the folder's root exists but is not a directory.
+	ErrRootNotDir = errors.New("folder root is not a directory")
+	// ErrRootUnreadable means the folder's root cannot be examined or listed.
+	ErrRootUnreadable = errors.New("folder root is unreadable")
+	// ErrMarkerMissing means ScanOptions.Marker is set and that file is not in
+	// the root (an unmounted share leaves an empty mount point behind).
+	ErrMarkerMissing = errors.New("folder marker is missing")
+)
+
+// ErrFileTooLarge is wrapped by the FileError reported for a file larger than
+// ScanOptions.MaxFileSize; such a file is also held.
+var ErrFileTooLarge = errors.New("file larger than max_file_size")
+
+// ScanOptions configures one Scan. The zero value of each optional field is a
+// sensible default.
+type ScanOptions struct {
+	// Root is the absolute path of the folder.
+	Root string
+	// Recursive descends into subdirectories; by default only the root's own
+	// files are scanned.
+	Recursive bool
+	// Include holds globs over the relative path ('/'-separated; '*' and '?'
+	// within a segment, "**" across segments; a pattern without '/' matches the
+	// base name at any depth). Empty means everything.
+	Include []string
+	// Exclude holds globs like Include; exclusion wins over inclusion and an
+	// excluded directory is not descended.
+	Exclude []string
+	// Settle holds a file whose last change (mtime, or ctime where the system
+	// keeps one) lies within Settle of Now, or in the future.
+	Settle time.Duration
+	// MaxFileSize holds and reports files larger than this many bytes; 0 means
+	// no limit.
+	MaxFileSize int64
+	// Marker, when set, names a file (relative to the root) that must exist or
+	// Scan fails with ErrMarkerMissing. The marker itself is never in scope.
+	Marker string
+	// Now is the time of the scan; zero means time.Now().
+	Now time.Time
+	// Cache returns what is known of a relative path from an earlier scan. A
+	// file whose size, mtime and inode all match is not hashed again: the
+	// cached hash is used. Nil means nothing is known. Scan calls it from one
+	// goroutine at a time.
+	Cache func(path string) (size int64, mtime time.Time, inode uint64, hash string, ok bool)
+	// HashWorkers is how many files are hashed at once; 0 means
+	// min(4, GOMAXPROCS).
+	HashWorkers int
+	// Stats, when not nil, receives the scan's counters.
+	Stats *ScanStats
+
+	// readDir lists a directory; nil means os.ReadDir. Tests set it to make a
+	// listing fail where file permissions cannot (as root).
+	readDir func(dir string) ([]fs.DirEntry, error)
+	// openFile opens a file for hashing; nil means os.Open.
+	openFile func(name string) (*os.File, error)
+}
+
+// ScanStats are the counters of one Scan.
+type ScanStats struct {
+	Files       int   // in-scope regular files found, settled or held
+	Dirs        int   // directories listed, the root included
+	Hashed      int   // files whose content was read and hashed
+	HashedBytes int64 // bytes read while hashing
+	Held        int   // files held (settling, too large, unreadable, changing)
+	Errors      int   // problems reported in Snapshot.Errors
+}
+
+// Scan walks the folder described by opt and returns what is on disk: settled
+// files with their hashes, held files with the reason, directories that could
+// not be listed and the problems met. Problems with single files or
+// subdirectories never stop the scan. A root that is missing, not a directory,
+// unreadable or without its marker makes Scan return a nil snapshot and an
+// error wrapping ErrRootMissing, ErrRootNotDir, ErrRootUnreadable or
+// ErrMarkerMissing. A cancelled ctx stops the scan with ctx's error.
+func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
+	if !filepath.IsAbs(opt.Root) {
+		return nil, fmt.Errorf("scan %q: root is not an absolute path", opt.Root)
+	}
+	m, err := NewMatcher(opt.Include, opt.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", opt.Root, err)
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	dev, err := checkRoot(opt.Root, opt.Marker)
+	if err != nil {
+		return nil, err
+	}
+
+	w := &walker{
+		ctx:     ctx,
+		opt:     &opt,
+		now:     now,
+		m:       m,
+		marker:  cleanMarker(opt.Marker),
+		readDir: opt.readDir,
+		snap: &Snapshot{
+			Root:      opt.Root,
+			Device:    dev,
+			ScannedAt: now,
+			Files:     make(map[string]File),
+			Held:      make(map[string]string),
+		},
+	}
+	if w.readDir == nil {
+		w.readDir = os.ReadDir
+	}
+	err = w.walkDir("", opt.Root, len(m.include) == 0)
+	if err == nil {
+		err = w.hashAll(hashWorkers(opt.HashWorkers))
+	}
+	w.stats.Held = len(w.snap.Held)
+	w.stats.Errors = len(w.snap.Errors)
+	if opt.Stats != nil {
+		*opt.Stats = w.stats
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", opt.Root, err)
+	}
+	return w.snap, nil
+}
+
+// checkRoot verifies that root is a directory holding the marker (when one is
+// set) and returns the root's device id.
+func checkRoot(root, marker string) (uint64, error) {
+	fi, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, fmt.Errorf("scan %s: %w", root, ErrRootMissing)
+	case err != nil:
+		return 0, fmt.Errorf("scan %s: %w: %w", root, ErrRootUnreadable, err)
+	case !fi.IsDir():
+		return 0, fmt.Errorf("scan %s: %w", root, ErrRootNotDir)
+	}
+	if m := cleanMarker(marker); m != "" {
+		if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(m))); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return 0, fmt.Errorf("scan %s: %w: %s", root, ErrMarkerMissing, m)
+			}
+			return 0, fmt.Errorf("scan %s: %w: %w", root, ErrMarkerMissing, err)
+		}
+	}
+	dev, err := DeviceOf(root)
+	if err != nil {
+		return 0, fmt.Errorf("scan %s: %w: %w", root, ErrRootUnreadable, err)
+	}
+	return dev, nil
+}
+
+// cleanMarker turns a marker setting into a relative '/' path, "" for none.
+func cleanMarker(marker string) string {
+	if marker == "" {
+		return ""
+	}
+	m := path.Clean("/" + filepath.ToSlash(marker))
+	return strings.TrimPrefix(m, "/")
+}
+
+func hashWorkers(n int) int {
+	if n > 0 {
+		return n
+	}
+	return min(4, runtime.GOMAXPROCS(0))
+}
