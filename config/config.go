@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/focussync/focussync/focus"
@@ -160,6 +161,8 @@ func Parse(data []byte, path string) (*Config, error) {
 	c := v.build(raw)
 	c.Path = abs
 	if len(v.errs) > 0 {
+		// In file order; problems with no line (a missing table) first.
+		slices.SortStableFunc(v.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })
 		return nil, errors.Join(v.errs...)
 	}
 	return c, nil

@@ -119,8 +119,8 @@ order = "random"
 `)
 	want := []string{
 		`config.toml:7: log.level: must be one of`,
-		`config.toml:9: folder[1].path: `,
 		`config.toml:8: folder[1].task_id: is required`,
+		`config.toml:9: folder[1].path: `,
 		`config.toml:10: folder[1].settle: must be greater than 0 (got "-1s")`,
 		`config.toml:14: folder[2].order: must be one of name, mtime, none (got "random")`,
 	}
