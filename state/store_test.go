@@ -546,3 +546,37 @@ func sameKeys(got, want []FolderKey) bool {
 	}
 	return true
 }
+
+// Loaded values must not point into bbolt's memory map, which Close unmaps.
+func TestStore_LoadCopiesOutOfTx(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sampleRecord("dir/a.txt", 1)
+	meta := Meta{LastError: "last"}
+	mustCommit(t, s, folderA, Change{Put: []FileRecord{rec}, Meta: &meta})
+	in := &Intent{Op: IntentCreate, Name: "n", Files: []IntentFile{{Path: "p", Name: "q", Hash: "h"}}}
+	if err := s.BeginIntent(folderA, in); err != nil {
+		t.Fatal(err)
+	}
+	f := mustLoad(t, s, folderA)
+	keys, err := s.Folders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Touch every string after the map is gone.
+	if got := f.Files[rec.Path]; !reflect.DeepEqual(got, rec) {
+		t.Errorf("record after Close = %+v, want %+v", got, rec)
+	}
+	if f.Meta.LastError != "last" || f.Intents[0].Files[0].Hash != "h" || f.Intents[0].Name != "n" {
+		t.Errorf("meta or intent after Close: %+v %+v", f.Meta, f.Intents)
+	}
+	if len(keys) != 1 || keys[0] != folderA {
+		t.Errorf("Folders after Close = %v", keys)
+	}
+}
