@@ -112,17 +112,29 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 }
 
 // Commit applies c to the folder in one transaction: first Delete, then Put (so a
-// path in both ends up stored), then Meta, then EndIntents. Deleting a path or
-// ending an intent that is not there is not an error. Either all of c is durable
-// when Commit returns nil, or none of it is.
+// path in both ends up stored), then Meta, then EndIntents, then Begin (each new
+// intent gets its ID, as with BeginIntent, once the commit succeeded). Deleting a
+// path or ending an intent that is not there is not an error. Either all of c is
+// durable when Commit returns nil, or none of it is.
 func (s *Store) Commit(k FolderKey, c Change) error {
 	name, err := k.bucketName()
 	if err != nil {
 		return fmt.Errorf("commit folder: %w", err)
 	}
-	if len(c.Put) == 0 && len(c.Delete) == 0 && c.Meta == nil && len(c.EndIntents) == 0 {
+	if len(c.Put) == 0 && len(c.Delete) == 0 && c.Meta == nil && len(c.EndIntents) == 0 && len(c.Begin) == 0 {
 		return nil
 	}
+	now := time.Now()
+	begins := make([][]byte, len(c.Begin))
+	for i, in := range c.Begin {
+		if in.Started.IsZero() {
+			in.Started = now
+		}
+		if begins[i], err = encodeIntent(in); err != nil {
+			return fmt.Errorf("commit folder %s: begin %s intent: %w", k, in.Op, err)
+		}
+	}
+	ids := make([]uint64, len(c.Begin))
 	// Encode before the write transaction, which holds the single writer lock.
 	puts := make([][]byte, len(c.Put))
 	for i, r := range c.Put {
@@ -181,10 +193,31 @@ func (s *Store) Commit(k FolderKey, c Change) error {
 				}
 			}
 		}
+		if len(begins) > 0 {
+			mb := tx.Bucket(bucketMeta)
+			if mb == nil {
+				return errors.New("store-wide meta bucket missing")
+			}
+			ib, err := fb.CreateBucketIfNotExists(bucketIntents)
+			if err != nil {
+				return err
+			}
+			for i, v := range begins {
+				if ids[i], err = mb.NextSequence(); err != nil {
+					return err
+				}
+				if err := ib.Put(intentKey(ids[i]), v); err != nil {
+					return fmt.Errorf("begin intent: %w", err)
+				}
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("commit folder %s to %s: %w", k, s.path, err)
+	}
+	for i, in := range c.Begin {
+		in.ID = ids[i]
 	}
 	return nil
 }

@@ -444,3 +444,31 @@ func TestStore_LoadCopiesOutOfTx(t *testing.T) {
 		t.Errorf("Folders after Close = %v", keys)
 	}
 }
+
+func TestStore_CommitBeginsIntents(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "state.db"))
+	rec := FileRecord{Path: "a.txt", Size: 3, Hash: "h", AttachmentID: 9, RemoteName: "a.txt", DisplayOrder: 1024}
+	del := &Intent{Op: IntentDelete, AttachmentID: 7, Name: "a.txt"}
+	if err := s.Commit(folderA, Change{Put: []FileRecord{rec}, Begin: []*Intent{del}}); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if del.ID == 0 {
+		t.Fatalf("Begin intent got no ID")
+	}
+	f, err := s.Load(folderA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Intents) != 1 || f.Intents[0].ID != del.ID || f.Intents[0].AttachmentID != 7 {
+		t.Fatalf("intents = %+v, want the delete intent %d", f.Intents, del.ID)
+	}
+	if _, ok := f.Files["a.txt"]; !ok {
+		t.Fatalf("record not stored with the intent")
+	}
+	if err := s.Commit(folderA, Change{EndIntents: []uint64{del.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ = s.Load(folderA); len(f.Intents) != 0 {
+		t.Fatalf("intent not ended: %+v", f.Intents)
+	}
+}
