@@ -28,7 +28,8 @@ type Options struct {
 	BaseURL string
 	// Token is the bearer token; SetToken replaces it later.
 	Token string
-	// UserAgent is sent with every request, e.g. "focussync/1.2.3 (linux/amd64)".
+	// UserAgent is sent with every request, e.g. "focussync/1.2.3 (linux/amd64)";
+	// "focussync" when empty.
 	UserAgent string
 	// HTTPClient sends the requests. The default has dial, TLS handshake and
 	// response header timeouts, follows no redirects, has no overall timeout and
@@ -90,6 +91,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.userAgent == "" {
+		c.userAgent = "focussync"
 	}
 	return c, nil
 }
@@ -196,7 +200,34 @@ func (c *Client) BulkCreate(ctx context.Context, t Task, us []Upload) ([]Attachm
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	return c.upload(ctx, op, EndpointBulk, t, "/bulk", b.finish(), len(us))
+	as, err := c.upload(ctx, op, EndpointBulk, t, "/bulk", b.finish(), len(us))
+	if err != nil {
+		return nil, err
+	}
+	return inUploadOrder(us, as), nil
+}
+
+// inUploadOrder returns as in the order of us when the names tell which is which
+// (every upload name distinct and found once in as); otherwise as it is, in the
+// server's order.
+func inUploadOrder(us []Upload, as []Attachment) []Attachment {
+	byName := make(map[string]int, len(as))
+	for i, a := range as {
+		if _, dup := byName[a.Name]; dup {
+			return as
+		}
+		byName[a.Name] = i
+	}
+	out := make([]Attachment, 0, len(us))
+	for _, u := range us {
+		i, ok := byName[u.Name]
+		if !ok {
+			return as
+		}
+		delete(byName, u.Name)
+		out = append(out, as[i])
+	}
+	return out
 }
 
 // addFile checks u and adds it to b.
@@ -319,9 +350,7 @@ func (c *Client) do(ctx context.Context, rq *request) ([]byte, error) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.userAgent != "" {
-		req.Header.Set("User-Agent", c.userAgent)
-	}
+	req.Header.Set("User-Agent", c.userAgent)
 	tok := c.currentToken()
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)

@@ -413,3 +413,15 @@ func TestClient_FileErrors(t *testing.T) {
 		t.Errorf("server accepted %d requests, want 0", n)
 	}
 }
+
+func TestInUploadOrder(t *testing.T) {
+	us := []Upload{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	got := inUploadOrder(us, []Attachment{{ID: 3, Name: "c"}, {ID: 1, Name: "a"}, {ID: 2, Name: "b"}})
+	if got[0].ID != 1 || got[1].ID != 2 || got[2].ID != 3 {
+		t.Errorf("reordered = %+v", got)
+	}
+	kept := []Attachment{{ID: 9, Name: "x"}, {ID: 8, Name: "a"}, {ID: 7, Name: "b"}}
+	if got := inUploadOrder(us, kept); got[0].ID != 9 {
+		t.Errorf("names that do not match were reordered: %+v", got)
+	}
+}
