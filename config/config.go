@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -153,6 +154,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		}
 		dir = filepath.Dir(abs)
 	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte order mark some editors write
 	raw, idx, err := decode(data, name)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,16 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+func TestParse_ByteOrderMark(t *testing.T) {
+	c, _ := mustParse(t, "\ufeff"+head+"[[folder]]\npath = \"a\"\ntask_id = 9\n")
+	if c.Folders[0].TaskID != 9 {
+		t.Errorf("TaskID = %d, want 9", c.Folders[0].TaskID)
+	}
+	_, _, err := parse(t, "\ufeff"+head+"[[folder]]\npath = \"a\"\ntask_id = 0\n")
+	if err == nil || !strings.Contains(err.Error(), "config.toml:8: folder[1].task_id") {
+		t.Errorf("error = %v, want it on line 8", err)
 	}
 }

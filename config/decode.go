@@ -148,14 +148,53 @@ func indexLines(data []byte) *lineIndex {
 			}
 			idx.add(prefix, line)
 		case unstable.KeyValue:
-			key, _ := joinKey(n.Key())
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			idx.add(key, line)
+			idx.keyValue(&p, prefix, n)
 		}
 	}
 	return idx
+}
+
+// keyValue records a key-value node under prefix, and the keys of an inline
+// table it holds, including the tables of `folder = [{...}, {...}]`.
+func (x *lineIndex) keyValue(p *unstable.Parser, prefix string, n *unstable.Node) {
+	key, _ := joinKey(n.Key())
+	if prefix != "" {
+		key = prefix + "." + key
+	}
+	line := p.Shape(n.Raw).Start.Line
+	x.add(key, line)
+	switch v := n.Value(); v.Kind {
+	case unstable.InlineTable:
+		x.inlineTable(p, key, v)
+	case unstable.Array:
+		if key != "folder" {
+			return
+		}
+		for it := v.Children(); it.Next(); {
+			t := it.Node()
+			if t.Kind != unstable.InlineTable {
+				continue
+			}
+			x.folders = append(x.folders, line)
+			name := fmt.Sprintf("folder[%d]", len(x.folders))
+			x.add(name, line)
+			x.inlineTable(p, name, t)
+			if first := t.Child(); first.Valid() && first.Raw.Length > 0 {
+				// The folder's line is where its first key is.
+				l := p.Shape(first.Raw).Start.Line
+				x.folders[len(x.folders)-1] = l
+				x.keys[name] = l
+			}
+		}
+	}
+}
+
+func (x *lineIndex) inlineTable(p *unstable.Parser, prefix string, t *unstable.Node) {
+	for it := t.Children(); it.Next(); {
+		if kv := it.Node(); kv.Kind == unstable.KeyValue {
+			x.keyValue(p, prefix, kv)
+		}
+	}
 }
 
 func joinKey(it unstable.Iterator) (string, *unstable.Node) {

@@ -66,6 +66,8 @@ var validationCases = []struct {
 	{"listen port name", head + "[status]\nlisten = \"localhost:http\"\n" + folder1, []string{`config.toml:7: status.listen: port must be a number`}},
 	{"state path under a file", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"file/state.db\"\n" + folder1, []string{`config.toml:5: state.path: `, `file: not a directory`}},
 	{"state path empty", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"\"\n" + folder1, []string{`config.toml:5: state.path: is empty`}},
+	{"inline folder tables", "folder = [\n  {path = \"a\", task_id = 1},\n  {path = \"b\", task_id = -1},\n]\n" + head, []string{"config.toml:3: folder[2].task_id: must be greater than 0 (got -1)"}},
+	{"inline api table", "api = {organization_id = 1, workspace_id = 0}\n[state]\npath = \"s.db\"\n" + folder1, []string{"config.toml:1: api.workspace_id: must be greater than 0"}},
 	{"folder not a table array", "folder = 3\n" + head, []string{`config.toml:1:10: folder: must be an array of tables ([[folder]]) (got a TOML integer)`}},
 }
 
