@@ -209,3 +209,22 @@ func TestParse_ByteOrderMark(t *testing.T) {
 		t.Errorf("error = %v, want it on line 8", err)
 	}
 }
+
+func TestParse_StateDirNotCreated(t *testing.T) {
+	c, dir := mustParse(t, "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"new/deeper/state.db\"\n"+folder1)
+	if got, want := c.State.Path, filepath.Join(dir, "new", "deeper", "state.db"); got != want {
+		t.Errorf("State.Path = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Parse created the state directory (stat: %v)", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".focussync-check-") {
+			t.Errorf("Parse left %s behind", e.Name())
+		}
+	}
+}

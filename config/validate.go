@@ -237,7 +237,9 @@ func (v *validator) folder(i int, raw fileFolder, base Folder, api API, rawAPI f
 	default:
 		f.Path = v.abs(*raw.Path)
 		if st, err := os.Stat(f.Path); err != nil {
-			if os.IsNotExist(err) {
+			if os.IsNotExist(err) && strings.HasPrefix(*raw.Path, "~") {
+				fail("path", "%s: no such directory (~ is not expanded: write the full path)", f.Path)
+			} else if os.IsNotExist(err) {
 				fail("path", "%s: no such directory", f.Path)
 			} else {
 				fail("path", "%v", err)

@@ -20,6 +20,7 @@ var validationCases = []struct {
 	{"path missing", head + "[[folder]]\ntask_id = 1\n", []string{"config.toml:6: folder[1].path: is required"}},
 	{"path empty", head + "[[folder]]\npath = \"\"\ntask_id = 1\n", []string{"config.toml:7: folder[1].path: is required"}},
 	{"path no such directory", head + "[[folder]]\npath = \"nope\"\ntask_id = 1\n", []string{"config.toml:7: folder[1].path: ", "nope: no such directory"}},
+	{"path with tilde", head + "[[folder]]\npath = \"~/docs\"\ntask_id = 1\n", []string{"config.toml:7: folder[1].path: ", "(~ is not expanded: write the full path)"}},
 	{"path not a directory", head + "[[folder]]\npath = \"file\"\ntask_id = 1\n", []string{"config.toml:7: folder[1].path: ", "file: not a directory"}},
 	{"task_id missing", head + "[[folder]]\npath = \"a\"\n", []string{"config.toml:6: folder[1].task_id: is required"}},
 	{"task_id zero", head + "[[folder]]\npath = \"a\"\ntask_id = 0\n", []string{"config.toml:8: folder[1].task_id: must be greater than 0 (got 0)"}},
