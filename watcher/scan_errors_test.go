@@ -282,6 +282,12 @@ func TestScan_RootErrors(t *testing.T) {
 			t.Errorf("files = %v, want none (the marker is not synced)", sortedKeys(snap.Files))
 		}
 	})
+	t.Run("trailing separator", func(t *testing.T) {
+		snap := mustScan(t, ScanOptions{Root: filepath.Join(dir, "folder") + string(os.PathSeparator)})
+		if _, ok := snap.Files["a.txt"]; !ok || len(snap.Held) != 0 {
+			t.Errorf("files = %v, held %v; want a.txt hashed", sortedKeys(snap.Files), snap.Held)
+		}
+	})
 	t.Run("relative root", func(t *testing.T) {
 		if _, err := Scan(context.Background(), ScanOptions{Root: "relative/dir"}); err == nil {
 			t.Error("Scan with a relative root succeeded, want an error")

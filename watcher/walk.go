@@ -75,7 +75,7 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 			if !descend {
 				continue
 			}
-			if err := w.walkDir(erel, full+string(os.PathSeparator)+name, inc); err != nil {
+			if err := w.walkDir(erel, joinPath(full, name), inc); err != nil {
 				return err
 			}
 		case t.IsRegular():
@@ -91,6 +91,7 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 
 // file examines one in-scope regular file listed in the directory dirFull.
 func (w *walker) file(e fs.DirEntry, rel, dirFull string) {
+	name := e.Name()
 	fi, err := e.Info()
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -124,7 +125,7 @@ func (w *walker) file(e fs.DirEntry, rel, dirFull string) {
 	}
 	w.jobs = append(w.jobs, hashJob{
 		rel:   rel,
-		full:  dirFull + string(os.PathSeparator) + fi.Name(),
+		full:  joinPath(dirFull, name),
 		size:  size,
 		mtime: mtime,
 		inode: inode,
@@ -165,6 +166,15 @@ func (w *walker) hold(rel, reason string, err error) {
 
 func (w *walker) addError(rel string, err error) {
 	w.snap.Errors = append(w.snap.Errors, FileError{Path: rel, Err: err})
+}
+
+// joinPath appends a base name to a directory path; unlike filepath.Join it
+// does not clean, since both parts are already clean.
+func joinPath(dir, name string) string {
+	if dir != "" && os.IsPathSeparator(dir[len(dir)-1]) {
+		return dir + name
+	}
+	return dir + string(os.PathSeparator) + name
 }
 
 // cause returns the innermost message of a path error ("permission denied"),
