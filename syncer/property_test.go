@@ -69,13 +69,13 @@ func genScenario(c chooser) *scenario {
 	dirs := []string{"", "", "d1/", "d2/sub/"}
 	prefixes := []string{"a", "A", "b", "\xffx", "c"}
 	newPath := func(kind string) string {
-		for {
-			p := fmt.Sprintf("%s%s%s%02d.txt", dirs[c.Intn(len(dirs))], prefixes[c.Intn(len(prefixes))], kind, c.Intn(40))
-			if !used[p] {
-				used[p] = true
-				return p
-			}
+		base := fmt.Sprintf("%s%s%s%02d", dirs[c.Intn(len(dirs))], prefixes[c.Intn(len(prefixes))], kind, c.Intn(40))
+		p := base + ".txt"
+		for i := 2; used[p]; i++ { // no loop on the choices: they may run out
+			p = fmt.Sprintf("%s-%d.txt", base, i)
 		}
+		used[p] = true
+		return p
 	}
 	key := func(i int) int64 {
 		if sc.wild {

@@ -1,0 +1,722 @@
+package syncer
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/watcher"
+)
+
+var tBase = time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
+
+// lf is a settled local file whose size follows from its content hash.
+func lf(path, hash string) watcher.File {
+	return watcher.File{Path: path, Size: int64(10 * len(hash)), ModTime: tBase, Inode: uint64(len(path)), Hash: hash}
+}
+
+// managedRec is the record of a file uploaded as attachment id with the given order.
+func managedRec(f watcher.File, id, order int64) state.FileRecord {
+	return state.FileRecord{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Inode: f.Inode, Hash: f.Hash,
+		AttachmentID: id, RemoteName: remoteName(f.Path), DisplayOrder: order}
+}
+
+func snapOf(files ...watcher.File) *watcher.Snapshot {
+	s := &watcher.Snapshot{Files: map[string]watcher.File{}, Held: map[string]string{}}
+	for _, f := range files {
+		s.Files[f.Path] = f
+	}
+	return s
+}
+
+func recsOf(recs ...state.FileRecord) map[string]state.FileRecord {
+	m := map[string]state.FileRecord{}
+	for _, r := range recs {
+		m[r.Path] = r
+	}
+	return m
+}
+
+// remoteOf lists the attachments the records own, as the task holds them.
+func remoteOf(recs map[string]state.FileRecord, extra ...focus.Attachment) []focus.Attachment {
+	m := map[int64]focus.Attachment{}
+	for _, r := range recs {
+		if r.Managed() {
+			m[r.AttachmentID] = focus.Attachment{ID: r.AttachmentID, Name: r.RemoteName, Size: r.Size, DisplayOrder: r.DisplayOrder}
+		}
+	}
+	for _, a := range extra {
+		m[a.ID] = a
+	}
+	return listing(m)
+}
+
+var nameOpts = PlanOptions{Order: "name", DeleteRemote: true, MaxDeletePercent: 50}
+
+// three is a task of a.txt, b.txt, c.txt at 1024, 2048, 3072, all in sync.
+func three() ([]watcher.File, map[string]state.FileRecord) {
+	fs := []watcher.File{lf("a.txt", "ha"), lf("b.txt", "hb"), lf("c.txt", "hc")}
+	return fs, recsOf(managedRec(fs[0], 1, 1024), managedRec(fs[1], 2, 2048), managedRec(fs[2], 3, 3072))
+}
+
+// checkApplied applies the plan to a simulated task and checks that a second pass
+// with a fresh listing is empty.
+func checkApplied(t *testing.T, in PlanInput, p *Plan) *simulator {
+	t.Helper()
+	remote := map[int64]focus.Attachment{}
+	for _, a := range in.Remote {
+		remote[a.ID] = a
+	}
+	if in.Remote == nil {
+		for _, a := range remoteOf(in.Records) {
+			remote[a.ID] = a
+		}
+	}
+	sim := newSimulator(remote, in.Records)
+	if err := sim.apply(p); err != nil {
+		t.Fatalf("apply: %v\n%s", err, describe(p))
+	}
+	again := MakePlan(PlanInput{Snapshot: in.Snapshot, Records: sim.records, Remote: listing(sim.remote), Options: in.Options})
+	if !again.Empty() {
+		t.Fatalf("second pass not empty:\n%s\nafter:\n%s", describe(again), describe(p))
+	}
+	return sim
+}
+
+func TestMakePlan_NewFiles(t *testing.T) {
+	var files []watcher.File
+	for i := 25; i > 0; i-- {
+		files = append(files, lf(fmt.Sprintf("f%02d.pdf", i), fmt.Sprintf("h%d", i)))
+	}
+	in := PlanInput{Snapshot: snapOf(files...), Records: recsOf(), Options: nameOpts}
+	p := MakePlan(in)
+	if got, want := p.Cost(), 3; got != want {
+		t.Fatalf("cost = %d, want %d\n%s", got, want, describe(p))
+	}
+	var sizes []int
+	for _, b := range p.Uploads {
+		sizes = append(sizes, len(b.Files))
+	}
+	if got, want := fmt.Sprint(sizes), "[10 10 5]"; got != want {
+		t.Errorf("batch sizes = %s, want %s", got, want)
+	}
+	for i, f := range p.Uploads[0].Files[:3] {
+		if want := fmt.Sprintf("f%02d.pdf", i+1); f.Path != want || f.Name != want || f.DisplayOrder != int64(OrderStep*(i+1)) {
+			t.Errorf("upload %d = %s %q order %d, want %s order %d", i, f.Path, f.Name, f.DisplayOrder, want, OrderStep*(i+1))
+		}
+	}
+	checkApplied(t, in, p)
+}
+
+func TestMakePlan_BatchLimits(t *testing.T) {
+	small := func(p string) watcher.File { f := lf(p, "h"+p); f.Size = 40; return f }
+	big := lf("c-big.bin", "hbig")
+	big.Size = 500
+	files := []watcher.File{small("a1"), small("a2"), small("b1"), big, small("d1"), small("d2")}
+	tests := []struct {
+		name  string
+		opt   PlanOptions
+		sizes string
+	}{
+		{"files cap", PlanOptions{Order: "name", MaxBatchFiles: 4}, "[4 2]"},
+		{"over focus limit", PlanOptions{Order: "name", MaxBatchFiles: 50}, "[6]"},
+		{"bytes cap, big file alone", PlanOptions{Order: "name", MaxBatchBytes: 100}, "[2 1 1 2]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := MakePlan(PlanInput{Snapshot: snapOf(files...), Records: recsOf(), Options: tt.opt})
+			var sizes []int
+			for _, b := range p.Uploads {
+				sizes = append(sizes, len(b.Files))
+			}
+			if got := fmt.Sprint(sizes); got != tt.sizes {
+				t.Errorf("batch sizes = %s, want %s\n%s", got, tt.sizes, describe(p))
+			}
+		})
+	}
+}
+
+// TestMakePlan_Costs checks each row of the cost table, and the rules behind it.
+func TestMakePlan_Costs(t *testing.T) {
+	type check func(t *testing.T, p *Plan)
+	tests := []struct {
+		name  string
+		setup func() PlanInput
+		cost  int
+		check check
+	}{
+		{
+			name: "nothing changed",
+			setup: func() PlanInput {
+				fs, recs := three()
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if !p.Empty() || len(p.Skipped) != 0 {
+					t.Errorf("plan not empty:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "stat changed, content not: touch",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[1].ModTime, fs[1].Inode = tBase.Add(time.Hour), 99
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Touch) != 1 || p.Touch[0].Path != "b.txt" || p.Touch[0].Inode != 99 || p.Touch[0].AttachmentID != 2 {
+					t.Errorf("touch = %+v, want b.txt with inode 99", p.Touch)
+				}
+			},
+		},
+		{
+			name: "rename of an unchanged file keeps its order",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[1].Path = "b2.txt"
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				want := Update{Path: "b2.txt", OldPath: "b.txt", AttachmentID: 2, Name: "b2.txt", DisplayOrder: 2048, Hash: "hb"}
+				if len(p.Updates) != 1 {
+					t.Fatalf("updates = %+v", p.Updates)
+				}
+				got := p.Updates[0]
+				got.Record = state.FileRecord{}
+				if got != want || !p.Updates[0].Rename() {
+					t.Errorf("update = %+v, want %+v", got, want)
+				}
+				if r := p.Updates[0].Record; r.Path != "b2.txt" || r.AttachmentID != 2 || r.RemoteName != "b2.txt" || r.DisplayOrder != 2048 {
+					t.Errorf("record after rename = %+v", r)
+				}
+			},
+		},
+		{
+			name: "move within recursive folders",
+			setup: func() PlanInput {
+				f := lf("x/report.pdf", "hr")
+				g := lf("y/notes.txt", "hn")
+				recs := recsOf(managedRec(f, 7, 1024), managedRec(g, 8, 2048))
+				f.Path = "y/sub/report.pdf"
+				return PlanInput{Snapshot: snapOf(f, g), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				u := p.Updates[0]
+				if u.OldPath != "x/report.pdf" || u.Path != "y/sub/report.pdf" || u.Name != "y/sub/report.pdf" || u.AttachmentID != 7 {
+					t.Errorf("update = %+v", u)
+				}
+				if u.DisplayOrder <= 2048 {
+					t.Errorf("moved file order %d, want after y/notes.txt (2048)", u.DisplayOrder)
+				}
+			},
+		},
+		{
+			name: "content change: upload replacing, old order kept",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[1].Hash = "hb2"
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			cost: 2,
+			check: func(t *testing.T, p *Plan) {
+				f := p.Uploads[0].Files[0]
+				if f.Path != "b.txt" || f.Replaces != 2 || f.DisplayOrder != 2048 || f.Hash != "hb2" {
+					t.Errorf("upload = %+v, want b.txt replacing 2 at 2048", f)
+				}
+			},
+		},
+		{
+			name: "delete",
+			setup: func() PlanInput {
+				fs, recs := three()
+				return PlanInput{Snapshot: snapOf(fs[0], fs[2]), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if want := (Delete{Path: "b.txt", AttachmentID: 2, Name: "b.txt"}); len(p.Deletes) != 1 || p.Deletes[0] != want {
+					t.Errorf("deletes = %+v, want %+v", p.Deletes, want)
+				}
+			},
+		},
+		{
+			name: "new file between others takes a key between them",
+			setup: func() PlanInput {
+				fs, recs := three()
+				return PlanInput{Snapshot: snapOf(append(fs, lf("b1.txt", "hb1"))...), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if f := p.Uploads[0].Files[0]; f.Path != "b1.txt" || f.DisplayOrder != 2560 {
+					t.Errorf("upload = %s at %d, want b1.txt at 2560", f.Path, f.DisplayOrder)
+				}
+			},
+		},
+		{
+			name: "new file before the first",
+			setup: func() PlanInput {
+				fs, recs := three()
+				return PlanInput{Snapshot: snapOf(append(fs, lf("0.txt", "h0"))...), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if f := p.Uploads[0].Files[0]; f.DisplayOrder != 512 {
+					t.Errorf("upload at %d, want 512", f.DisplayOrder)
+				}
+			},
+		},
+		{
+			name: "rename and a content change in one pass",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[0].Path = "a-renamed.txt"
+				fs[2].Hash = "hc2"
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			cost: 3,
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Updates) != 1 || !p.Updates[0].Rename() || p.Replaces() != 1 || len(p.Deletes) != 0 {
+					t.Errorf("want one rename and one replacement:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "two identical new files",
+			setup: func() PlanInput {
+				fs, recs := three()
+				return PlanInput{Snapshot: snapOf(append(fs, lf("d1.txt", "same"), lf("d2.txt", "same"))...), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Uploads[0].Files) != 2 {
+					t.Errorf("want both uploaded:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "a file deleted and another with its content added is a rename",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[2] = lf("z.txt", "hc")
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Updates) != 1 || p.Updates[0].OldPath != "c.txt" || p.Updates[0].Path != "z.txt" || p.Updates[0].DisplayOrder != 3072 {
+					t.Errorf("want c.txt renamed to z.txt at 3072:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "identical copies moved: same base name pairs first",
+			setup: func() PlanInput {
+				x, y := lf("old/x.txt", "dup"), lf("old/y.txt", "dup")
+				recs := recsOf(managedRec(x, 1, 1024), managedRec(y, 2, 2048))
+				return PlanInput{Snapshot: snapOf(lf("new/y.txt", "dup"), lf("new/x.txt", "dup")), Records: recs, Options: nameOpts}
+			},
+			cost: 2,
+			check: func(t *testing.T, p *Plan) {
+				for _, u := range p.Updates {
+					if baseName(u.OldPath) != baseName(u.Path) {
+						t.Errorf("paired %s with %s", u.OldPath, u.Path)
+					}
+				}
+			},
+		},
+		{
+			name: "delete_remote off keeps the attachment and the record",
+			setup: func() PlanInput {
+				fs, recs := three()
+				o := nameOpts
+				o.DeleteRemote = false
+				return PlanInput{Snapshot: snapOf(fs[0], fs[1]), Records: recs, Options: o}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if !p.Empty() || p.Held != "" {
+					t.Errorf("plan not empty:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "held and failed-directory files are not deleted",
+			setup: func() PlanInput {
+				fs, recs := three()
+				s := snapOf(fs[0])
+				s.Held["b.txt"] = "still changing"
+				s.Held["new.txt"] = "too large"
+				s.FailedDirs = []string{"c.txt"}
+				return PlanInput{Snapshot: s, Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if !p.Empty() {
+					t.Errorf("plan not empty:\n%s", describe(p))
+				}
+				if want := []Skip{{Path: "new.txt", Reason: "too large"}}; !reflect.DeepEqual(p.Skipped, want) {
+					t.Errorf("skipped = %+v, want %+v", p.Skipped, want)
+				}
+			},
+		},
+		{
+			name: "paused: nothing but held",
+			setup: func() PlanInput {
+				fs, recs := three()
+				o := nameOpts
+				o.Paused = "marker .focussync missing"
+				return PlanInput{Snapshot: snapOf(fs[0], lf("new.txt", "hn")), Records: recs, Options: o}
+			},
+			check: func(t *testing.T, p *Plan) {
+				want := &Plan{Held: "marker .focussync missing", HeldDeletes: 2}
+				if !reflect.DeepEqual(p, want) {
+					t.Errorf("plan = %+v, want %+v", p, want)
+				}
+			},
+		},
+		{
+			name: "empty folder with managed attachments is paused",
+			setup: func() PlanInput {
+				_, recs := three()
+				return PlanInput{Snapshot: snapOf(), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				want := "folder is empty but 3 attachments are managed: not deleting (is the share mounted?)"
+				if p.Held != want || p.HeldDeletes != 3 || !p.Empty() {
+					t.Errorf("plan = %+v, want held %q", p, want)
+				}
+			},
+		},
+		{
+			name: "refused file unchanged: skipped",
+			setup: func() PlanInput {
+				f := lf("huge.iso", "hx")
+				recs := recsOf(state.FileRecord{Path: f.Path, RefusedHash: "hx", LastError: "400 file too large", Attempts: 2})
+				return PlanInput{Snapshot: snapOf(f), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				want := []Skip{{Path: "huge.iso", Reason: "refused by the server: 400 file too large; waiting for the file to change"}}
+				if !reflect.DeepEqual(p.Skipped, want) || !p.Empty() {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "refused file changed: uploaded again",
+			setup: func() PlanInput {
+				f := lf("huge.iso", "hx2")
+				recs := recsOf(state.FileRecord{Path: f.Path, RefusedHash: "hx", LastError: "400 file too large"})
+				return PlanInput{Snapshot: snapOf(f), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+		},
+		{
+			name: "refused new version of a managed file: skipped, old one kept",
+			setup: func() PlanInput {
+				fs, recs := three()
+				fs[1].Hash = "hb2"
+				r := recs["b.txt"]
+				r.RefusedHash, r.LastError = "hb2", "400 bad"
+				recs["b.txt"] = r
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Skipped) != 1 || p.Skipped[0].Path != "b.txt" || !p.Empty() {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "refusal of a file that is gone: forgotten",
+			setup: func() PlanInput {
+				fs, recs := three()
+				recs["gone.bin"] = state.FileRecord{Path: "gone.bin", RefusedHash: "hg", LastError: "400"}
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if want := []string{"gone.bin"}; !reflect.DeepEqual(p.Forget, want) || p.Cost() != 0 {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "first run over a task holding the files: adopt, lowest id first",
+			setup: func() PlanInput {
+				fs, _ := three()
+				remote := []focus.Attachment{
+					{ID: 9, Name: "b.txt", Size: fs[1].Size, DisplayOrder: 20},
+					{ID: 4, Name: "b.txt", Size: fs[1].Size, DisplayOrder: 30},
+					{ID: 5, Name: "a.txt", Size: fs[0].Size, DisplayOrder: 10},
+					{ID: 6, Name: "c.txt", Size: fs[2].Size + 1, DisplayOrder: 40}, // other size
+					{ID: 7, Name: "hand.txt", Size: 3, DisplayOrder: 50},
+				}
+				return PlanInput{Snapshot: snapOf(fs...), Records: recsOf(), Remote: remote, Options: nameOpts}
+			},
+			cost: 1, // c.txt uploaded
+			check: func(t *testing.T, p *Plan) {
+				got := map[string]int64{}
+				for _, r := range p.Adopt {
+					got[r.Path] = r.AttachmentID
+				}
+				if want := map[string]int64{"a.txt": 5, "b.txt": 4}; !reflect.DeepEqual(got, want) {
+					t.Errorf("adopted %v, want %v", got, want)
+				}
+				if f := p.Uploads[0].Files[0]; f.Path != "c.txt" || f.DisplayOrder <= 30 {
+					t.Errorf("upload %s at %d, want c.txt after 30", f.Path, f.DisplayOrder)
+				}
+			},
+		},
+		{
+			name: "name changed in Focus: restored",
+			setup: func() PlanInput {
+				fs, recs := three()
+				remote := remoteOf(recs)
+				remote[1].Name = "renamed by hand.txt"
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Remote: remote, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				want := Update{Path: "b.txt", AttachmentID: 2, Name: "b.txt", DisplayOrder: 2048, Hash: "hb"}
+				got := p.Updates[0]
+				got.Record = state.FileRecord{}
+				if got != want {
+					t.Errorf("update = %+v, want %+v", got, want)
+				}
+			},
+		},
+		{
+			name: "moved out of order in Focus: one reorder",
+			setup: func() PlanInput {
+				fs, recs := three()
+				remote := remoteOf(recs)
+				remote[0].DisplayOrder = 5000
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Remote: remote, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if u := p.Updates[0]; u.Path != "a.txt" || u.DisplayOrder != 1024 {
+					t.Errorf("update = %+v, want a.txt back at 1024", u)
+				}
+			},
+		},
+		{
+			name: "key changed in Focus but still in order: recorded, no request",
+			setup: func() PlanInput {
+				fs, recs := three()
+				remote := remoteOf(recs)
+				remote[1].DisplayOrder = 2500
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Remote: remote, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Touch) != 1 || p.Touch[0].DisplayOrder != 2500 || p.Cost() != 0 {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "deleted in Focus: uploaded again",
+			setup: func() PlanInput {
+				fs, recs := three()
+				remote := remoteOf(recs)[1:]
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Remote: remote, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if f := p.Uploads[0].Files[0]; f.Path != "a.txt" || f.Replaces != 0 || f.DisplayOrder >= 2048 {
+					t.Errorf("upload = %+v, want a.txt as new before 2048", f)
+				}
+			},
+		},
+		{
+			name: "deleted in Focus and locally: forgotten",
+			setup: func() PlanInput {
+				fs, recs := three()
+				remote := remoteOf(recs)[1:]
+				gone := time.Now()
+				remote = append(remote, focus.Attachment{ID: 1, Name: "a.txt", DeletedAt: &gone})
+				return PlanInput{Snapshot: snapOf(fs[1:]...), Records: recs, Remote: remote, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if !reflect.DeepEqual(p.Forget, []string{"a.txt"}) || p.Cost() != 0 {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "two records naming one attachment: the second owns nothing",
+			setup: func() PlanInput {
+				fs, recs := three()
+				dup := managedRec(lf("d.txt", "hd"), 2, 4096)
+				recs[dup.Path] = dup
+				return PlanInput{Snapshot: snapOf(fs[0], fs[2]), Records: recs, Options: nameOpts}
+			},
+			cost: 1,
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Deletes) != 1 || p.Deletes[0].Path != "b.txt" || !reflect.DeepEqual(p.Forget, []string{"d.txt"}) {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+		{
+			name: "adopted record not hashed yet: hash filled in, no upload",
+			setup: func() PlanInput {
+				fs, recs := three()
+				r := recs["b.txt"]
+				r.Hash = ""
+				recs["b.txt"] = r
+				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Touch) != 1 || p.Touch[0].Hash != "hb" || p.Cost() != 0 {
+					t.Errorf("plan:\n%s", describe(p))
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.setup()
+			p := MakePlan(in)
+			if got := p.Cost(); got != tt.cost {
+				t.Errorf("cost = %d, want %d\n%s", got, tt.cost, describe(p))
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+			checkApplied(t, in, p)
+		})
+	}
+}
+
+func TestMakePlan_MassDelete(t *testing.T) {
+	build := func(n, keep int, opt PlanOptions) PlanInput {
+		var files []watcher.File
+		recs := recsOf()
+		for i := 0; i < n; i++ {
+			f := lf(fmt.Sprintf("f%02d", i), fmt.Sprintf("h%d", i))
+			recs[f.Path] = managedRec(f, int64(i+1), int64(OrderStep*(i+1)))
+			if i < keep {
+				files = append(files, f)
+			}
+		}
+		files = append(files, lf("new", "hnew"))
+		return PlanInput{Snapshot: snapOf(files...), Records: recs, Options: opt}
+	}
+	tests := []struct {
+		name       string
+		n, keep    int
+		opt        PlanOptions
+		held       string
+		deletes    int
+		heldDelete int
+	}{
+		{"percent over", 40, 10, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "would delete 30 of 40 attachments (75%), over max_delete 50%: run 'focussync sync --allow-mass-delete' to confirm", 0, 30},
+		{"percent at the bound", 40, 20, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "", 20, 0},
+		{"percent not applied to 10 or fewer", 10, 1, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "", 9, 0},
+		{"count over", 10, 5, PlanOptions{DeleteRemote: true, MaxDeleteCount: 4}, "would delete 5 of 10 attachments, over max_delete 4: run 'focussync sync --allow-mass-delete' to confirm", 0, 5},
+		{"count at the bound", 10, 6, PlanOptions{DeleteRemote: true, MaxDeleteCount: 4}, "", 4, 0},
+		{"confirmed", 40, 10, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50, MaxDeleteCount: 3, AllowMassDelete: true}, "", 30, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := build(tt.n, tt.keep, tt.opt)
+			p := MakePlan(in)
+			if p.Held != tt.held || len(p.Deletes) != tt.deletes || p.HeldDeletes != tt.heldDelete {
+				t.Errorf("held %q (%d), %d deletes; want %q (%d), %d deletes", p.Held, p.HeldDeletes, len(p.Deletes), tt.held, tt.heldDelete, tt.deletes)
+			}
+			if len(p.Uploads) != 1 {
+				t.Errorf("the new file is not uploaded while deletes are held:\n%s", describe(p))
+			}
+			checkApplied(t, in, p)
+		})
+	}
+}
+
+func TestMakePlan_GapExhausted(t *testing.T) {
+	t.Run("renumbers one neighbour", func(t *testing.T) {
+		a, c, d, e := lf("a", "ha"), lf("c", "hc"), lf("d", "hd"), lf("e", "he")
+		recs := recsOf(managedRec(a, 1, 1024), managedRec(c, 2, 1025), managedRec(d, 3, 2048), managedRec(e, 4, 3072))
+		in := PlanInput{Snapshot: snapOf(a, lf("b", "hb"), c, d, e), Records: recs, Options: nameOpts}
+		p := MakePlan(in)
+		if got, want := p.Cost(), 2; got != want {
+			t.Fatalf("cost = %d, want %d (upload and one reorder)\n%s", got, want, describe(p))
+		}
+		sim := checkApplied(t, in, p)
+		var keys []int64
+		for _, path := range []string{"a", "b", "c", "d", "e"} {
+			keys = append(keys, sim.remote[sim.records[path].AttachmentID].DisplayOrder)
+		}
+		for i := 1; i < len(keys); i++ {
+			if keys[i] <= keys[i-1] {
+				t.Errorf("keys out of order: %v", keys)
+			}
+		}
+	})
+	t.Run("prefers renumbering an item whose request is sent anyway", func(t *testing.T) {
+		a, c := lf("a", "ha"), lf("c", "hc")
+		recs := recsOf(managedRec(a, 1, 1024), managedRec(c, 2, 1025))
+		a.Hash = "ha2" // a new version goes up anyway
+		in := PlanInput{Snapshot: snapOf(a, lf("b", "hb"), c), Records: recs, Options: nameOpts}
+		p := MakePlan(in)
+		if got, want := p.Cost(), 2; got != want || len(p.Updates) != 0 {
+			t.Fatalf("cost = %d, want %d with no reorder\n%s", got, want, describe(p))
+		}
+		checkApplied(t, in, p)
+	})
+}
+
+func TestMakePlan_Orders(t *testing.T) {
+	newer := lf("a-newest", "h1")
+	newer.ModTime = tBase.Add(3 * time.Hour)
+	older := lf("z-oldest", "h2")
+	older.ModTime = tBase.Add(-3 * time.Hour)
+	files := []watcher.File{newer, older, lf("B", "h3"), lf("b", "h4"), lf("c", "h5")}
+	tests := []struct {
+		order string
+		want  string
+	}{
+		{"name", "[a-newest B b c z-oldest]"},
+		{"", "[a-newest B b c z-oldest]"},
+		{"mtime", "[z-oldest B b c a-newest]"},
+		{"none", "[a-newest B b c z-oldest]"},
+	}
+	for _, tt := range tests {
+		t.Run("order "+tt.order, func(t *testing.T) {
+			p := MakePlan(PlanInput{Snapshot: snapOf(files...), Records: recsOf(), Options: PlanOptions{Order: tt.order}})
+			var got []string
+			for i, f := range p.Uploads[0].Files {
+				got = append(got, f.Path)
+				if f.DisplayOrder != int64(OrderStep*(i+1)) {
+					t.Errorf("%s at %d, want %d", f.Path, f.DisplayOrder, OrderStep*(i+1))
+				}
+			}
+			if fmt.Sprint(got) != tt.want {
+				t.Errorf("sequence %v, want %s", got, tt.want)
+			}
+		})
+	}
+	t.Run("none never reorders; new files go after the largest key", func(t *testing.T) {
+		fs, recs := three()
+		remote := remoteOf(recs, focus.Attachment{ID: 50, Name: "by hand", DisplayOrder: 9000})
+		remote[0].DisplayOrder = 5000 // a.txt moved to the end in Focus
+		in := PlanInput{Snapshot: snapOf(append(fs, lf("0.txt", "h0"))...), Records: recs, Remote: remote, Options: PlanOptions{Order: "none"}}
+		p := MakePlan(in)
+		if p.Cost() != 1 || p.Uploads[0].Files[0].DisplayOrder != 9000+OrderStep {
+			t.Errorf("plan:\n%s", describe(p))
+		}
+		checkApplied(t, in, p)
+	})
+}
+
+func TestMakePlan_Deterministic(t *testing.T) {
+	sc := genScenario(&byteChooser{b: []byte(strings.Repeat("\x07\x93\x21\xfe\x10\x55\x3c", 60))})
+	first := describe(MakePlan(sc.in))
+	for i := 0; i < 20; i++ {
+		if got := describe(MakePlan(sc.in)); got != first {
+			t.Fatalf("run %d differs:\n%s\nfirst:\n%s", i, got, first)
+		}
+	}
+}
