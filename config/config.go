@@ -23,6 +23,10 @@ type Config struct {
 	Log     Log
 	Status  Status
 	Folders []Folder
+
+	// Warnings are problems that do not stop the config from loading (with
+	// Options.AllowMissingFolders: folders whose directory is missing).
+	Warnings []string
 }
 
 // API is the [api] table: where the Focus API is and which organization and
@@ -122,12 +126,23 @@ func (l Limit) Exceeded(n, managed int) bool {
 }
 
 // Load reads, decodes and validates the configuration file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// Options relax validation for the daemon and one-shot syncs.
+type Options struct {
+	// AllowMissingFolders accepts a folder whose directory does not exist (yet): an
+	// unmounted share must pause its folder, not stop every other one. Each such
+	// folder is named in Config.Warnings.
+	AllowMissingFolders bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opt Options) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(data, path)
+	return ParseWith(data, path, opt)
 }
 
 // Parse decodes and validates a configuration. path names the file in messages,
@@ -138,7 +153,10 @@ func Load(path string) (*Config, error) {
 //
 // The error is a single *Error for a syntax error, or all the problems found,
 // each an *Error, joined with errors.Join.
-func Parse(data []byte, path string) (*Config, error) {
+func Parse(data []byte, path string) (*Config, error) { return ParseWith(data, path, Options{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(data []byte, path string, opt Options) (*Config, error) {
 	name := path
 	if name == "" {
 		name = "config"
@@ -159,9 +177,10 @@ func Parse(data []byte, path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{file: name, dir: dir, idx: idx}
+	v := &validator{file: name, dir: dir, idx: idx, allowMissing: opt.AllowMissingFolders}
 	c := v.build(raw)
 	c.Path = abs
+	c.Warnings = v.warnings
 	if len(v.errs) > 0 {
 		// In file order; problems with no line (a missing table) first.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })

@@ -19,6 +19,9 @@ type validator struct {
 	dir  string     // relative paths are resolved against it
 	idx  *lineIndex // where keys are
 	errs []error    // *Error values
+
+	allowMissing bool     // a missing folder directory is a warning
+	warnings     []string // problems that do not fail the config
 }
 
 // fail records a problem with a key at line.
@@ -239,6 +242,10 @@ func (v *validator) folder(i int, raw fileFolder, base Folder, api API, rawAPI f
 		if st, err := os.Stat(f.Path); err != nil {
 			if os.IsNotExist(err) && strings.HasPrefix(*raw.Path, "~") {
 				fail("path", "%s: no such directory (~ is not expanded: write the full path)", f.Path)
+			} else if os.IsNotExist(err) && v.allowMissing {
+				k, line := where("path")
+				v.warnings = append(v.warnings, (&Error{File: v.file, Line: line, Key: k,
+					Msg: fmt.Sprintf("%s: no such directory; the folder is paused until it appears", f.Path)}).Error())
 			} else if os.IsNotExist(err) {
 				fail("path", "%s: no such directory", f.Path)
 			} else {

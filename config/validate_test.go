@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -218,5 +220,25 @@ func TestError_Error(t *testing.T) {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("Error() = %q, want %q", got, tc.want)
 		}
+	}
+}
+
+func TestParseWith_AllowMissingFolders(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "gone")
+	data := fmt.Sprintf("[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = %q\n[[folder]]\npath = %q\ntask_id = 5\n",
+		filepath.Join(dir, "state.db"), missing)
+	if _, err := Parse([]byte(data), filepath.Join(dir, "config.toml")); err == nil {
+		t.Fatalf("Parse accepted a missing folder")
+	}
+	c, err := ParseWith([]byte(data), filepath.Join(dir, "config.toml"), Options{AllowMissingFolders: true})
+	if err != nil {
+		t.Fatalf("ParseWith: %v", err)
+	}
+	if len(c.Folders) != 1 || c.Folders[0].Path != missing {
+		t.Fatalf("folders = %+v", c.Folders)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "config.toml:7: folder[1].path:") || !strings.Contains(c.Warnings[0], "paused") {
+		t.Fatalf("warnings = %q", c.Warnings)
 	}
 }
