@@ -237,6 +237,9 @@ func addFile(b *bodyBuilder, field string, u *Upload) error {
 	if u.Size < 0 {
 		return fmt.Errorf("%s: negative size %d", u.Path, u.Size)
 	}
+	if u.Name == "" {
+		return fmt.Errorf("%s: empty attachment name", u.Path)
+	}
 	ct, err := uploadContentType(u)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -24,9 +25,10 @@ import (
 // The part headers come from mime/multipart itself, so the boundary syntax and the
 // escaping of the filename parameter (quotes and backslashes are escaped, other
 // bytes including non-ASCII UTF-8 are sent as they are) are exactly those of the
-// standard library. No RFC 2231 filename* parameter is added: RFC 7578 section 4.2
-// forbids it in multipart/form-data, and the attachment name travels in its own
-// UTF-8 text field anyway.
+// standard library; control characters, which no header may hold, become '_'.
+// No RFC 2231 filename* parameter is added: RFC 7578 section 4.2 forbids it in
+// multipart/form-data, and the attachment name travels in its own UTF-8 text
+// field anyway.
 
 // segment is literal bytes, or a whole file when up is set.
 type segment struct {
@@ -66,13 +68,25 @@ func (b *bodyBuilder) field(name, value string) {
 // file adds a file part whose contents will be streamed from u.Path.
 func (b *bodyBuilder) file(field string, u *Upload, contentType string) {
 	h := make(textproto.MIMEHeader)
-	h.Set("Content-Disposition", multipart.FileContentDisposition(field, path.Base(u.Name)))
+	h.Set("Content-Disposition", multipart.FileContentDisposition(field, headerFilename(u.Name)))
 	h.Set("Content-Type", contentType)
 	if _, err := b.w.CreatePart(h); err != nil {
 		panic("bug: multipart part into a buffer: " + err.Error())
 	}
 	b.flush()
 	b.segs = append(b.segs, segment{up: u})
+}
+
+// headerFilename is the filename parameter for an attachment name: its last path
+// element, with control characters (a line break would end the header) replaced
+// by '_'. The exact name travels in its own text field, which carries any byte.
+func headerFilename(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, path.Base(name))
 }
 
 // flush moves the buffered literal bytes into a segment.

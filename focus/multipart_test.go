@@ -159,3 +159,36 @@ func TestUploadContentType(t *testing.T) {
 		t.Errorf("missing file: err = %v, want one naming it", err)
 	}
 }
+
+func TestBodyBuilder_ControlCharactersInName(t *testing.T) {
+	name := "evil\r\nX-Injected: 1\r\n\r\nname.txt"
+	u := writeFile(t, t.TempDir(), "evil", []byte("body"), 0)
+	u.Name = name
+	mb := layout(t, u)
+	raw, err := io.ReadAll(mb.reader(&sendState{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, boundary, _ := strings.Cut(mb.contentType, "boundary=")
+	mr := multipart.NewReader(bytes.NewReader(raw), boundary)
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(p); string(got) != name {
+		t.Errorf("name field = %q, want %q", got, name)
+	}
+	p, err = mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Header) != 2 || p.Header.Get("X-Injected") != "" {
+		t.Errorf("file part headers = %v", p.Header)
+	}
+	if got, want := p.FileName(), "evil__X-Injected: 1____name.txt"; got != want {
+		t.Errorf("filename = %q, want %q", got, want)
+	}
+	if got, _ := io.ReadAll(p); string(got) != "body" {
+		t.Errorf("file content = %q", got)
+	}
+}
