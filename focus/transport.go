@@ -46,6 +46,12 @@ const maxStallChunk = 16 << 10
 // maxStallChunk) pushes the deadline of both directions forward, so a request
 // that is sending a large body does not time out its pending response read, and a
 // response that keeps arriving is never cut short.
+//
+// The clock sees this side of the connection only: once the last body bytes sit in
+// the kernel's send buffer, the time the network takes to drain that buffer plus
+// the server's time to answer must fit in one stall period. With the default of
+// 60 s that holds for any link faster than a few tens of KB/s; a slower one sees an
+// ambiguous timeout, which the caller resolves by listing the task.
 type stallConn struct {
 	net.Conn
 	stall time.Duration
