@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"golang.org/x/term"
+
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/syncer"
+)
+
+// daemonEnv is what every command that talks to Focus needs: the config, a client
+// with the token, the state store and a logger.
+type daemonEnv struct {
+	cfg    *config.Config
+	client *focus.Client
+	store  *state.Store
+	log    *slog.Logger
+	level  *slog.LevelVar
+	engine *syncer.Engine
+}
+
+// openRuntime loads the config and token, opens the state store and builds the
+// engine. The caller closes it.
+func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
+	if cfgPath == "" {
+		return nil, usageError{"--config is required"}
+	}
+	cfg, err := config.LoadWith(cfgPath, config.Options{AllowMissingFolders: true})
+	if err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	log := newLogger(a.stderr, cfg.Log, level, verbose)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	tok, warns, err := cfg.Token()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warns {
+		log.Warn(w)
+	}
+	client, err := focus.New(focus.Options{BaseURL: cfg.API.BaseURL, Token: tok, UserAgent: userAgent()})
+	if err != nil {
+		return nil, fmt.Errorf("api.base_url: %w", err)
+	}
+	if network, fs := state.OnNetworkFS(cfg.State.Path); network {
+		log.Warn("the state db is on a network filesystem ("+fs+"); keep it on a local disk", "path", cfg.State.Path)
+	}
+	st, err := state.Open(cfg.State.Path, state.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, err
+	}
+	eng := syncer.NewEngine(client, st, log)
+	eng.Metrics = &syncer.Metrics{}
+	if v := os.Getenv("FOCUSSYNC_RETRY_INITIAL"); v != "" {
+		// The first pause after a server error (default 1s); it doubles from there.
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			st.Close()
+			return nil, fmt.Errorf("FOCUSSYNC_RETRY_INITIAL: %q is not a positive duration", v)
+		}
+		eng.RetryInitial = d
+	}
+	return &daemonEnv{cfg: cfg, client: client, store: st, log: log, level: level, engine: eng}, nil
+}
+
+func (r *daemonEnv) Close() error { return r.store.Close() }
+
+// syncFolder turns a folder of the config into the engine's folder.
+func syncFolder(f config.Folder) syncer.Folder {
+	return syncer.Folder{
+		Path:             f.Path,
+		Task:             f.Task(),
+		Recursive:        f.Recursive,
+		Include:          f.Include,
+		Exclude:          f.Exclude,
+		Settle:           f.Settle,
+		MaxFileSize:      f.MaxFileSize,
+		Marker:           f.Marker,
+		Order:            f.Order,
+		DeleteRemote:     f.DeleteRemote,
+		MaxDeleteCount:   f.MaxDelete.Count,
+		MaxDeletePercent: f.MaxDelete.Percent,
+		Verify:           f.Verify,
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newLogger returns the process logger: tint on a terminal (colour unless NO_COLOR
+// is set), JSON otherwise (journald, files), or as [log] format says. Timestamps
+// carry the date. level is set from the config, or debug with verbose.
+func newLogger(w io.Writer, lc config.Log, level *slog.LevelVar, verbose bool) *slog.Logger {
+	setLevel(level, lc.Level, verbose)
+	format := lc.Format
+	if format == "" || format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "tint"
+		}
+	}
+	var h slog.Handler
+	switch format {
+	case "tint":
+		_, noColor := os.LookupEnv("NO_COLOR")
+		h = tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: noColor || !isTerminal(w)})
+	case "text":
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+	default:
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	}
+	return slog.New(h)
+}
+
+// setLevel applies a [log] level name.
+func setLevel(v *slog.LevelVar, name string, verbose bool) {
+	if verbose {
+		v.Set(slog.LevelDebug)
+		return
+	}
+	switch name {
+	case "debug":
+		v.Set(slog.LevelDebug)
+	case "warn":
+		v.Set(slog.LevelWarn)
+	case "error":
+		v.Set(slog.LevelError)
+	default:
+		v.Set(slog.LevelInfo)
+	}
+}

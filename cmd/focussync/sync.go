@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/syncer"
+)
+
+func init() {
+	register(&command{name: "sync", summary: "sync every folder once and exit (non-zero when anything failed)", run: runSync})
+}
+
+func runSync(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "sync", "sync --config FILE [--dry-run] [--allow-mass-delete] [-v]\n\n"+
+		"Syncs every folder once: uploads new files, renames, reorders and deletes, then\n"+
+		"prints a summary. Exits 0 when every folder converged, 1 when anything could not be\n"+
+		"synced (each file is named with the reason). --dry-run prints the plan and its\n"+
+		"request cost and sends no write.")
+	cfgPath := fs.String("config", "", "config file (TOML)")
+	fs.StringVar(cfgPath, "c", "", "shorthand for --config")
+	dry := fs.Bool("dry-run", false, "print the plan and its request cost; send no write")
+	allowMass := fs.Bool("allow-mass-delete", false, "confirm deletes held back by max_delete")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rt, err := openRuntime(a, *cfgPath, *verbose)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	bar := newProgressBar(a.stderr)
+	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, Progress: bar.update}
+	results := make([]*syncer.Result, len(rt.cfg.Folders))
+	errs := make([]error, len(rt.cfg.Folders))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, f := range rt.cfg.Folders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i], errs[i] = rt.engine.Sync(ctx, syncFolder(f), opt)
+		}()
+	}
+	wg.Wait()
+	bar.done()
+
+	ok := true
+	for i, f := range rt.cfg.Folders {
+		res, err := results[i], errs[i]
+		if err != nil {
+			ok = false
+			fmt.Fprintf(a.stdout, "%s -> task %d\n  FAILED: %v\n", f.Path, f.TaskID, err)
+			if errors.Is(err, context.Canceled) {
+				return exitError{code: 1, err: errors.New("interrupted")}
+			}
+			continue
+		}
+		if *dry {
+			printPlan(a.stdout, res)
+		} else {
+			printResult(a.stdout, res, rt.client.Quota(f.Task().OrganizationID).State())
+		}
+		if !*dry && !res.Converged() {
+			ok = false
+		}
+	}
+	if !ok {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// printResult prints what one folder's sync did.
+func printResult(w io.Writer, r *syncer.Result, q focus.QuotaState) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s -> task %d\n", r.Folder, r.Task)
+	if r.Paused != "" {
+		fmt.Fprintf(w, "  PAUSED: %s\n", r.Paused)
+		return
+	}
+	fmt.Fprintf(w, "  uploaded %d (%s), renamed %d, reordered %d, deleted %d, replaced %d, adopted %d, skipped %d, failed %d\n",
+		r.Uploaded, humanBytes(r.UploadedBytes), r.Renamed, r.Reordered, r.Deleted, r.Replaced, r.Adopted, len(r.Skipped), len(r.Failed))
+	quota := "unknown"
+	if q.Known {
+		quota = fmt.Sprintf("%d", q.Remaining)
+	}
+	fmt.Fprintf(w, "  requests %d (%s), quota left %s\n", r.RequestsSent(), requestBreakdown(r.Requests), quota)
+	if r.Held != "" {
+		fmt.Fprintf(w, "  HELD: %s\n", r.Held)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "  skipped %s: %s\n", quoteName(s.Path), s.Reason)
+	}
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  FAILED %s: %s\n", quoteName(f.Path), f.Reason)
+	}
+}
+
+// printPlan prints a dry run's plan with its request cost.
+func printPlan(w io.Writer, r *syncer.Result) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s -> task %d\n", r.Folder, r.Task)
+	if r.Paused != "" {
+		fmt.Fprintf(w, "  PAUSED: %s\n", r.Paused)
+		return
+	}
+	p := r.Plan
+	if p == nil || p.Empty() {
+		fmt.Fprintf(w, "  nothing to do\n")
+	} else {
+		for _, a := range p.Adopt {
+			fmt.Fprintf(w, "  adopt   %s (attachment %d, no request)\n", quoteName(a.Path), a.AttachmentID)
+		}
+		for i, b := range p.Uploads {
+			fmt.Fprintf(w, "  upload  batch %d: %d file(s), %s\n", i+1, len(b.Files), humanBytes(b.Bytes()))
+			for _, f := range b.Files {
+				note := ""
+				if f.Replaces != 0 {
+					note = fmt.Sprintf(" (new version; then delete attachment %d)", f.Replaces)
+				}
+				fmt.Fprintf(w, "          %s, order %d%s\n", quoteName(f.Path), f.DisplayOrder, note)
+			}
+		}
+		for _, d := range p.Deletes {
+			fmt.Fprintf(w, "  delete  %s (attachment %d)\n", quoteName(d.Path), d.AttachmentID)
+		}
+		for _, u := range p.Updates {
+			if u.Rename() {
+				fmt.Fprintf(w, "  rename  %s -> %s (attachment %d, order %d)\n", quoteName(u.OldPath), quoteName(u.Path), u.AttachmentID, u.DisplayOrder)
+			} else {
+				fmt.Fprintf(w, "  reorder %s (attachment %d) -> order %d\n", quoteName(u.Path), u.AttachmentID, u.DisplayOrder)
+			}
+		}
+	}
+	if p != nil {
+		if p.Held != "" {
+			fmt.Fprintf(w, "  HELD: %s\n", p.Held)
+		}
+		for _, s := range p.Skipped {
+			fmt.Fprintf(w, "  skip    %s: %s\n", quoteName(s.Path), s.Reason)
+		}
+		reads := ""
+		if r.Listed {
+			reads = " (+1 list to read the task)"
+		}
+		fmt.Fprintf(w, "  cost: %d write request(s)%s; dry run, nothing sent\n", p.Cost(), reads)
+	}
+}
+
+func requestBreakdown(m map[focus.Endpoint]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for ep, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", ep, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// quoteName prints a path as it is, quoted only when it holds bytes that are not
+// printable UTF-8.
+func quoteName(p string) string {
+	q := fmt.Sprintf("%q", p)
+	if q[1:len(q)-1] == p {
+		return p
+	}
+	return q
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// progressBar draws one line of upload progress on a terminal, and nothing
+// elsewhere.
+type progressBar struct {
+	w       io.Writer
+	on      bool
+	mu      sync.Mutex
+	folders map[string]syncer.Progress
+	drawn   bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{w: w, on: isTerminal(w), folders: map[string]syncer.Progress{}}
+}
+
+func (b *progressBar) update(p syncer.Progress) {
+	if !b.on {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.folders[p.Folder] = p
+	var t syncer.Progress
+	waiting := ""
+	for _, f := range b.folders {
+		t.Files += f.Files
+		t.FilesTotal += f.FilesTotal
+		t.Bytes += f.Bytes
+		t.BytesTotal += f.BytesTotal
+		if f.Waiting != "" {
+			waiting = ", " + f.Waiting
+		}
+	}
+	width := 24
+	filled := width
+	if t.BytesTotal > 0 {
+		filled = int(int64(width) * t.Bytes / t.BytesTotal)
+	}
+	quota := ""
+	if p.QuotaLeft >= 0 {
+		quota = fmt.Sprintf(", quota left %d", p.QuotaLeft)
+	}
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] %d/%d files, %s/%s%s%s",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+		t.Files, t.FilesTotal, humanBytes(t.Bytes), humanBytes(t.BytesTotal), quota, waiting)
+	b.drawn = true
+}
+
+func (b *progressBar) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,352 @@
+// Package syncer brings Focus tasks in line with local folders: a pure planner
+// (MakePlan) decides what to send, and the Engine sends it under a shared quota
+// budget, journaling every write in the state store so that no file is lost or
+// uploaded twice, whatever fails.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/watcher"
+)
+
+// Folder is one folder mapped to one task, with the settings that shape its sync.
+type Folder struct {
+	Path string // absolute folder path
+	Task focus.Task
+
+	Recursive   bool
+	Include     []string
+	Exclude     []string
+	Settle      time.Duration
+	MaxFileSize int64
+	Marker      string
+
+	Order            string // name | mtime | none
+	DeleteRemote     bool
+	MaxDeleteCount   int
+	MaxDeletePercent float64
+	Verify           time.Duration // 0: never verify
+}
+
+// Key is the folder's key in the state store.
+func (f Folder) Key() state.FolderKey {
+	return state.FolderKey{Path: filepath.Clean(f.Path), TaskID: f.Task.TaskID}
+}
+
+// PassOptions shape one call of Engine.Sync.
+type PassOptions struct {
+	DryRun          bool // plan only: no write is sent and no record changes
+	AllowMassDelete bool // a person confirmed the deletes held by max_delete
+	// Progress, when set, is called as uploads advance.
+	Progress func(Progress)
+}
+
+// Progress reports the uploads of one folder's pass.
+type Progress struct {
+	Folder                  string
+	Files, FilesTotal       int
+	Bytes, BytesTotal       int64
+	Current                 string // the batch being sent
+	Waiting                 string // why the pass is waiting ("" when it is not)
+	RequestsSent, QuotaLeft int
+}
+
+// Failure is a file that could not be synced, and why.
+type Failure struct {
+	Path    string `json:"path"`
+	Reason  string `json:"reason"`
+	Refused bool   `json:"refused,omitempty"` // the server refused the file: it is retried when it changes
+}
+
+// Result tells what one Sync call did.
+type Result struct {
+	Folder string
+	Task   int64
+
+	Paused string // why the folder was paused ("" when it was not)
+	Held   string // why deletes were held back
+
+	Uploaded      int
+	UploadedBytes int64
+	Replaced      int // old versions deleted after their new version went up
+	Renamed       int
+	Reordered     int
+	Deleted       int
+	Adopted       int
+
+	Skipped []Skip
+	Failed  []Failure
+
+	// Settling is set when files were held back because they are still changing:
+	// another pass after the settle time picks them up.
+	Settling bool
+
+	Requests map[focus.Endpoint]int // requests sent, retries included
+	Plan     *Plan                  // the first plan (the whole plan on a dry run)
+	Listed   bool                   // the task was listed (adoption, recovery or verification)
+}
+
+// RequestsSent is the number of requests of every kind.
+func (r *Result) RequestsSent() int {
+	n := 0
+	for _, c := range r.Requests {
+		n += c
+	}
+	return n
+}
+
+// WriteRequests is the number of write requests sent.
+func (r *Result) WriteRequests() int {
+	n := 0
+	for ep, c := range r.Requests {
+		if ep.Write() {
+			n += c
+		}
+	}
+	return n
+}
+
+// Converged reports whether the pass left nothing undone.
+func (r *Result) Converged() bool {
+	return r.Paused == "" && r.Held == "" && len(r.Failed) == 0
+}
+
+// ErrFatal marks an error that stops all work until a person acts (an API token that
+// is refused, a state db that cannot be written).
+var ErrFatal = errors.New("fatal")
+
+// Engine runs sync passes. One Engine serves every folder; it is safe for concurrent
+// use by one goroutine per folder.
+type Engine struct {
+	Client *focus.Client
+	Store  *state.Store
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	// RetryInitial is the first pause after a server or transport error; it doubles
+	// (with jitter) up to RetryMax, for at most MaxRetries retries per request.
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+	MaxRetries   int
+	// MaxPasses bounds the scan-plan-execute rounds of one Sync call.
+	MaxPasses int
+	// MaxBatchBytes caps the bytes of one bulk create (0: no cap).
+	MaxBatchBytes int64
+	// HashWorkers bounds parallel hashing per scan (0: the scanner's default).
+	HashWorkers int
+	// Metrics, when set, counts requests and transfers.
+	Metrics *Metrics
+
+	mu      sync.Mutex
+	budgets map[int64]*Budget
+}
+
+// NewEngine returns an engine with the default retry policy.
+func NewEngine(c *focus.Client, st *state.Store, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		Client:       c,
+		Store:        st,
+		Log:          log,
+		Now:          time.Now,
+		RetryInitial: time.Second,
+		RetryMax:     time.Minute,
+		MaxRetries:   4,
+		MaxPasses:    6,
+		budgets:      map[int64]*Budget{},
+	}
+}
+
+// Budget returns the quota budget of an organization, shared by all its folders.
+func (e *Engine) Budget(org int64) *Budget {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.budgets == nil {
+		e.budgets = map[int64]*Budget{}
+	}
+	b, ok := e.budgets[org]
+	if !ok {
+		b = NewBudget(e.Client.Quota(org), e.now)
+		e.budgets[org] = b
+	}
+	return b
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// Sync brings one folder's task in line with the folder: scan, plan, execute, and
+// again until the plan is empty or no longer shrinks. Problems with single files are
+// reported in the Result; the error is for what stops the whole folder (a cancelled
+// ctx, an ErrFatal).
+func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, error) {
+	res := &Result{Folder: f.Path, Task: f.Task.TaskID, Requests: map[focus.Endpoint]int{}}
+	p := &pass{e: e, f: f, opt: opt, res: res, key: f.Key(), budget: e.Budget(f.Task.OrganizationID),
+		log: e.Log.With("folder", f.Path, "task", f.Task.TaskID)}
+	defer p.budget.Announce(p, 0)
+
+	maxPasses := e.MaxPasses
+	if maxPasses <= 0 {
+		maxPasses = 6
+	}
+	lastCost := math.MaxInt
+	for round := 0; round < maxPasses; round++ {
+		plan, err := p.plan(ctx)
+		if err != nil || plan == nil {
+			return res, err
+		}
+		if round == 0 {
+			res.Plan = plan
+		}
+		res.Held = plan.Held
+		res.Skipped = plan.Skipped
+		for _, sk := range plan.Skipped {
+			// A file the server refused is a failure until it changes; files still
+			// settling are merely not ready.
+			if r, ok := p.folder.Files[sk.Path]; ok && r.RefusedHash != "" {
+				p.failRefused(sk.Path, sk.Reason)
+			}
+		}
+		if opt.DryRun {
+			return res, nil
+		}
+		if plan.Empty() {
+			return res, p.finish()
+		}
+		cost := plan.Cost()
+		if cost > 0 && cost >= lastCost && round > 1 {
+			// The plan stopped shrinking: what is left failed for reasons retries in
+			// this call will not fix. Report it; the next pass tries again.
+			p.reportLeft(plan)
+			return res, nil
+		}
+		lastCost = cost
+		if err := p.execute(ctx, plan); err != nil {
+			return res, err
+		}
+	}
+	plan, err := p.plan(ctx)
+	if err != nil || plan == nil {
+		return res, err
+	}
+	if !plan.Empty() {
+		p.reportLeft(plan)
+	}
+	return res, p.finish()
+}
+
+// pass is the working state of one Sync call.
+type pass struct {
+	e      *Engine
+	f      Folder
+	opt    PassOptions
+	res    *Result
+	key    state.FolderKey
+	budget *Budget
+	log    *slog.Logger
+
+	folder   *state.Folder
+	snap     *watcher.Snapshot
+	listedAt time.Time         // when this round listed the task; zero when it did not
+	failed   map[string]string // path -> reason, failures of this call
+	progress Progress
+}
+
+// load reads the folder's records.
+func (p *pass) load() error {
+	fo, err := p.e.Store.Load(p.key)
+	if err != nil {
+		return fmt.Errorf("%w: read state: %w", ErrFatal, err)
+	}
+	p.folder = fo
+	return nil
+}
+
+// commit applies a change to the folder's records and reloads them.
+func (p *pass) commit(c state.Change) error {
+	if err := p.e.Store.Commit(p.key, c); err != nil {
+		return fmt.Errorf("%w: write state: %w", ErrFatal, err)
+	}
+	return p.load()
+}
+
+// finish records a completed pass.
+func (p *pass) finish() error {
+	if p.folder == nil {
+		return nil
+	}
+	m := p.meta()
+	m.LastPass = p.e.now()
+	m.LastError = ""
+	if len(p.res.Failed) > 0 {
+		m.LastError = fmt.Sprintf("%d file(s) failed, e.g. %s: %s", len(p.res.Failed), p.res.Failed[0].Path, p.res.Failed[0].Reason)
+	}
+	return p.commit(state.Change{Meta: &m})
+}
+
+// meta returns the folder's meta with this round's listing and device applied.
+func (p *pass) meta() state.Meta {
+	m := p.folder.Meta
+	if !p.listedAt.IsZero() {
+		m.Listed = true
+		m.LastVerify = p.listedAt
+	}
+	if p.snap != nil && m.Device == 0 {
+		m.Device = p.snap.Device
+	}
+	return m
+}
+
+// fail records a file that could not be synced in this call.
+func (p *pass) fail(path, reason string) { p.addFailure(Failure{Path: path, Reason: reason}) }
+
+// failRefused records a file the server refused.
+func (p *pass) failRefused(path, reason string) {
+	p.addFailure(Failure{Path: path, Reason: reason, Refused: true})
+}
+
+func (p *pass) addFailure(f Failure) {
+	path, reason := f.Path, f.Reason
+	if p.failed == nil {
+		p.failed = map[string]string{}
+	}
+	if _, dup := p.failed[path]; dup {
+		return
+	}
+	p.failed[path] = reason
+	p.res.Failed = append(p.res.Failed, f)
+	p.log.Warn("file not synced", "file", path, "reason", reason)
+}
+
+// reportLeft reports the ops of a plan that could not be completed.
+func (p *pass) reportLeft(plan *Plan) {
+	for _, b := range plan.Uploads {
+		for _, f := range b.Files {
+			p.fail(f.Path, "upload did not complete; will retry")
+		}
+	}
+	if plan.Held == "" {
+		for _, d := range plan.Deletes {
+			p.fail(d.Path, "delete did not complete; will retry")
+		}
+	}
+	for _, u := range plan.Updates {
+		p.fail(u.Path, "update did not complete; will retry")
+	}
+}

@@ -1,0 +1,467 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
+)
+
+// execute runs one plan: records that need no request first (with this round's
+// listing, in one transaction), then uploads, deletes, renames and reorders.
+// Failures of single files are reported; the error is for what stops the folder.
+func (p *pass) execute(ctx context.Context, plan *Plan) error {
+	m := p.meta()
+	put := append(append([]state.FileRecord{}, plan.Adopt...), plan.Touch...)
+	if err := p.commit(state.Change{Put: put, Delete: plan.Forget, Meta: &m}); err != nil {
+		return err
+	}
+	p.listedAt = time.Time{}
+	p.res.Adopted += len(plan.Adopt)
+	for _, a := range plan.Adopt {
+		p.log.Info("adopted existing attachment", "file", a.Path, "attachment", a.AttachmentID)
+	}
+
+	left := plan.Cost()
+	p.budget.Announce(p, left)
+	p.progress = Progress{Folder: p.f.Path}
+	for _, b := range plan.Uploads {
+		p.progress.FilesTotal += len(b.Files)
+		p.progress.BytesTotal += b.Bytes()
+	}
+	for _, b := range plan.Uploads {
+		if err := p.upload(ctx, b.Files); err != nil {
+			return err
+		}
+		left--
+		p.budget.Announce(p, left)
+	}
+	for _, d := range plan.Deletes {
+		if err := p.remove(ctx, d); err != nil {
+			return err
+		}
+		left--
+		p.budget.Announce(p, left)
+	}
+	for _, u := range plan.Updates {
+		if err := p.update(ctx, u); err != nil {
+			return err
+		}
+		left--
+		p.budget.Announce(p, left)
+	}
+	return nil
+}
+
+// upload sends one batch as a create (one file) or a bulk create, journaled.
+func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
+	in := &state.Intent{Op: state.IntentCreate, Files: files, Started: p.e.now()}
+	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
+		return fmt.Errorf("%w: journal upload: %w", ErrFatal, err)
+	}
+	ups := make([]focus.Upload, len(files))
+	for i, f := range files {
+		ups[i] = focus.Upload{Path: p.abs(f.Path), Size: f.Size, Name: f.Name, DisplayOrder: f.DisplayOrder}
+	}
+	p.progress.Current = batchName(files)
+	p.report()
+
+	var created []focus.Attachment
+	ep := focus.EndpointBulk
+	if len(files) == 1 {
+		ep = focus.EndpointCreate
+	}
+	err := p.call(ctx, PriorityUpload, ep, func(ctx context.Context) error {
+		var err error
+		if len(ups) == 1 {
+			var a focus.Attachment
+			a, err = p.e.Client.Create(ctx, p.f.Task, ups[0])
+			created = []focus.Attachment{a}
+		} else {
+			created, err = p.e.Client.BulkCreate(ctx, p.f.Task, ups)
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return p.uploaded(ctx, in, created)
+	case errors.Is(err, focus.ErrIDsUnknown), focus.IsAmbiguous(err):
+		// The files may be in Focus now: learn what happened before anything is sent
+		// again. Without a listing the intent stays open for the next pass.
+		p.log.Info("upload outcome unknown; listing the task before retrying", "files", len(files), "err", err)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		remote, lerr := p.list(ctx, PriorityUpload)
+		if lerr != nil {
+			return lerr
+		}
+		return p.adoptCreated(ctx, []state.Intent{*in}, remote)
+	case ctx.Err() != nil:
+		// Cancelled mid-request: the intent stays open and is settled at the next start.
+		return ctx.Err()
+	}
+	// The server answered and created nothing.
+	if err := p.commit(state.Change{EndIntents: []uint64{in.ID}}); err != nil {
+		return err
+	}
+	switch kind := focus.KindOf(err); {
+	case kind == focus.KindAuth:
+		return p.folderError("upload", err)
+	case kind == focus.KindInvalid && len(files) == 1:
+		return p.refuse(files[0], err)
+	case kind == focus.KindInvalid:
+		return p.split(ctx, files, err)
+	case errors.Is(err, focus.ErrFileChanged):
+		// The next round scans again; the file waits until it settles.
+		p.log.Info("file changed during upload; it follows once it settles", "files", batchName(files))
+		return nil
+	default:
+		for _, f := range files {
+			p.fail(f.Path, err.Error())
+		}
+		return nil
+	}
+}
+
+// split isolates the file(s) the server refused in a batch: when the message names
+// one file of the batch, that file goes alone; otherwise the batch is halved.
+func (p *pass) split(ctx context.Context, files []state.IntentFile, cause error) error {
+	var named, rest []state.IntentFile
+	var fe *focus.Error
+	if errors.As(cause, &fe) && fe.Message != "" {
+		for _, f := range files {
+			if f.Name != "" && strings.Contains(fe.Message, f.Name) {
+				named = append(named, f)
+			} else {
+				rest = append(rest, f)
+			}
+		}
+	}
+	if len(named) != 1 {
+		named, rest = files[:len(files)/2], files[len(files)/2:]
+	}
+	p.log.Info("batch refused; splitting it to find the file the server refuses", "files", len(files), "err", cause)
+	for _, part := range [][]state.IntentFile{named, rest} {
+		if len(part) == 0 {
+			continue
+		}
+		if err := p.upload(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refuse records a file the server will not take; it is sent again only when its
+// content changes.
+func (p *pass) refuse(f state.IntentFile, cause error) error {
+	rec, ok := p.folder.Files[f.Path]
+	if !ok {
+		rec = state.FileRecord{Path: f.Path}
+	}
+	rec.RefusedHash = f.Hash
+	rec.LastError = cause.Error()
+	rec.Attempts++
+	rec.UpdatedAt = p.e.now()
+	p.failRefused(f.Path, "refused by the server: "+cause.Error())
+	return p.commit(state.Change{Put: []state.FileRecord{rec}})
+}
+
+// uploaded records the attachments a create made, then deletes the old versions
+// they replace. The records and the delete intents are written in one transaction.
+func (p *pass) uploaded(ctx context.Context, in *state.Intent, created []focus.Attachment) error {
+	used := make([]bool, len(created))
+	match := make([]int, len(in.Files))
+	for i, f := range in.Files {
+		match[i] = matchCreated(created, used, f, i)
+		if match[i] < 0 {
+			// The answer does not account for this file: learn it from a listing.
+			remote, err := p.list(ctx, PriorityUpload)
+			if err != nil {
+				return err
+			}
+			return p.adoptCreated(ctx, []state.Intent{*in}, remote)
+		}
+		used[match[i]] = true
+	}
+	c := state.Change{EndIntents: []uint64{in.ID}}
+	for i, f := range in.Files {
+		j := match[i]
+		c.Put = append(c.Put, p.recordFor(f, created[j]))
+		if f.Replaces != 0 {
+			c.Begin = append(c.Begin, &state.Intent{Op: state.IntentDelete, AttachmentID: f.Replaces, Name: f.Name, Started: p.e.now()})
+		}
+		p.res.Uploaded++
+		p.res.UploadedBytes += f.Size
+		p.progress.Files++
+		p.progress.Bytes += f.Size
+		p.log.Info("uploaded", "file", f.Path, "attachment", created[j].ID, "size", f.Size)
+	}
+	if p.e.Metrics != nil {
+		p.e.Metrics.uploaded(len(in.Files), in.Files)
+	}
+	p.report()
+	if err := p.commit(c); err != nil {
+		return err
+	}
+	return p.deleteReplaced(ctx, c.Begin)
+}
+
+// matchCreated finds the created attachment for the i-th file of a batch: the same
+// name and size, preferring the same position.
+func matchCreated(created []focus.Attachment, used []bool, f state.IntentFile, i int) int {
+	if i < len(created) && !used[i] && created[i].ID != 0 && created[i].Name == f.Name && created[i].Size == f.Size {
+		return i
+	}
+	for j, a := range created {
+		if !used[j] && a.ID != 0 && a.Name == f.Name && a.Size == f.Size {
+			return j
+		}
+	}
+	return -1
+}
+
+// recordFor is the record of a file uploaded (or adopted) as attachment a.
+func (p *pass) recordFor(f state.IntentFile, a focus.Attachment) state.FileRecord {
+	return state.FileRecord{
+		Path:         f.Path,
+		Size:         f.Size,
+		ModTime:      f.ModTime,
+		Inode:        f.Inode,
+		Hash:         f.Hash,
+		AttachmentID: a.ID,
+		RemoteName:   f.Name,
+		DisplayOrder: f.DisplayOrder,
+		UpdatedAt:    p.e.now(),
+	}
+}
+
+// deleteReplaced sends the journaled deletes of replaced versions. One that cannot be
+// sent now stays in the journal and is sent by a later pass.
+func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) error {
+	for _, in := range intents {
+		err := p.call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
+			return p.e.Client.Delete(ctx, p.f.Task, in.AttachmentID)
+		})
+		if err != nil && focus.KindOf(err) != focus.KindNotFound {
+			if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
+				return p.folderError("delete old version", err)
+			}
+			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, err))
+			continue
+		}
+		p.res.Replaced++
+		p.log.Info("deleted old version", "file", in.Name, "attachment", in.AttachmentID)
+		if err := p.commit(state.Change{EndIntents: []uint64{in.ID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove deletes the attachment of a file that is gone from the folder.
+func (p *pass) remove(ctx context.Context, d Delete) error {
+	in := &state.Intent{Op: state.IntentDelete, AttachmentID: d.AttachmentID, Name: d.Name, Started: p.e.now()}
+	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
+		return fmt.Errorf("%w: journal delete: %w", ErrFatal, err)
+	}
+	err := p.call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
+		return p.e.Client.Delete(ctx, p.f.Task, d.AttachmentID)
+	})
+	if err != nil && focus.KindOf(err) != focus.KindNotFound {
+		if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
+			return p.folderError("delete", err)
+		}
+		p.fail(d.Path, "delete: "+err.Error())
+		return p.commit(state.Change{EndIntents: []uint64{in.ID}})
+	}
+	p.res.Deleted++
+	p.log.Info("deleted", "file", d.Path, "attachment", d.AttachmentID)
+	c := state.Change{EndIntents: []uint64{in.ID}}
+	if r, ok := p.folder.Files[d.Path]; ok && r.AttachmentID == d.AttachmentID {
+		c.Delete = []string{d.Path}
+	}
+	return p.commit(c)
+}
+
+// update sends one rename or reorder.
+func (p *pass) update(ctx context.Context, u Update) error {
+	in := &state.Intent{Op: state.IntentUpdate, AttachmentID: u.AttachmentID, Name: u.Name, DisplayOrder: u.DisplayOrder, Started: p.e.now()}
+	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
+		return fmt.Errorf("%w: journal update: %w", ErrFatal, err)
+	}
+	pri := PriorityReorder
+	if u.Rename() {
+		pri = PriorityRename
+	}
+	err := p.call(ctx, pri, focus.EndpointUpdate, func(ctx context.Context) error {
+		return p.e.Client.Update(ctx, p.f.Task, u.AttachmentID, u.Name, u.DisplayOrder)
+	})
+	from := u.Path
+	if u.Rename() {
+		from = u.OldPath
+	}
+	c := state.Change{EndIntents: []uint64{in.ID}}
+	switch {
+	case err == nil:
+		rec := p.folder.Files[from]
+		if u.Rename() {
+			c.Delete = []string{u.OldPath}
+			rec.Path = u.Path
+			if f, ok := p.snap.Files[u.Path]; ok {
+				rec.Size, rec.ModTime, rec.Inode, rec.Hash = f.Size, f.ModTime, f.Inode, f.Hash
+			}
+			p.res.Renamed++
+			p.log.Info("renamed", "file", u.Path, "from", u.OldPath, "attachment", u.AttachmentID)
+		} else {
+			p.res.Reordered++
+			p.log.Debug("reordered", "file", u.Path, "attachment", u.AttachmentID, "display_order", u.DisplayOrder)
+		}
+		rec.AttachmentID = u.AttachmentID
+		rec.RemoteName = u.Name
+		rec.DisplayOrder = u.DisplayOrder
+		rec.UpdatedAt = p.e.now()
+		c.Put = []state.FileRecord{rec}
+	case focus.KindOf(err) == focus.KindNotFound:
+		// The attachment was deleted in Focus: forget it; the file goes up again.
+		p.log.Info("attachment is gone from Focus; the file will be uploaded again", "file", u.Path, "attachment", u.AttachmentID)
+		c.Delete = []string{from}
+	case ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth:
+		return p.folderError("update", err)
+	default:
+		p.fail(u.Path, "update: "+err.Error())
+	}
+	return p.commit(c)
+}
+
+// abs is the local path of a record path.
+func (p *pass) abs(rel string) string {
+	return filepath.Join(p.f.Path, filepath.FromSlash(rel))
+}
+
+func (p *pass) report() {
+	if p.opt.Progress == nil {
+		return
+	}
+	p.progress.RequestsSent = p.res.RequestsSent()
+	p.progress.QuotaLeft = -1
+	if st := p.budget.Quota().State(); st.Known {
+		p.progress.QuotaLeft = st.Remaining
+	}
+	p.opt.Progress(p.progress)
+}
+
+func batchName(files []state.IntentFile) string {
+	if len(files) == 1 {
+		return files[0].Path
+	}
+	return fmt.Sprintf("%s and %d more", files[0].Path, len(files)-1)
+}
+
+// call sends one request through the budget, retrying what may be retried: server
+// and transport errors with jittered exponential backoff (at most MaxRetries), 429
+// after its Retry-After, and 402 after the quota resets (which is waiting, not
+// failing). An ambiguous write is returned at once: the caller must list first.
+func (p *pass) call(ctx context.Context, pri Priority, ep focus.Endpoint, fn func(context.Context) error) error {
+	bo := p.e.newBackOff()
+	quotaWaits := 0
+	for {
+		if err := p.budget.Acquire(ctx, pri); err != nil {
+			return err
+		}
+		err := fn(ctx)
+		p.budget.Release()
+		p.res.Requests[ep]++
+		if p.e.Metrics != nil {
+			p.e.Metrics.request(ep, err)
+		}
+		if err == nil || ctx.Err() != nil || focus.IsAmbiguous(err) {
+			return err
+		}
+		var wait time.Duration
+		switch focus.KindOf(err) {
+		case focus.KindQuota:
+			// Not a failure: the budget now knows nothing is left and waits for the
+			// reset. A server that keeps answering 402 at once is also slowed down.
+			quotaWaits++
+			var fe *focus.Error
+			errors.As(err, &fe)
+			if quotaWaits == 1 {
+				p.log.Info("quota used up; waiting for it to reset", "resets_in", fe.ResetIn.Round(time.Second))
+			}
+			if quotaWaits > 2 {
+				wait = bo.NextBackOff()
+				if wait == backoff.Stop {
+					wait = p.e.RetryMax
+				}
+			}
+		case focus.KindRateLimited:
+			var fe *focus.Error
+			errors.As(err, &fe)
+			wait = fe.RetryAfter
+			if next := bo.NextBackOff(); next == backoff.Stop {
+				return err
+			} else if wait <= 0 {
+				wait = next
+			}
+		case focus.KindServer, focus.KindTransport:
+			wait = bo.NextBackOff()
+			if wait == backoff.Stop {
+				return err
+			}
+		default:
+			return err
+		}
+		if p.e.Metrics != nil {
+			p.e.Metrics.retry()
+		}
+		if wait > 0 {
+			p.log.Debug("retrying", "op", string(ep), "in", wait.Round(time.Millisecond), "err", err)
+			if p.opt.Progress != nil {
+				p.progress.Waiting = fmt.Sprintf("retrying in %s", wait.Round(time.Second))
+				p.report()
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			p.progress.Waiting = ""
+		}
+	}
+}
+
+// newBackOff is the retry schedule of one request: jittered, doubling, bounded in
+// count (never the 15-minute default of backoff/v4, which would spend a free plan's
+// hour on one file).
+func (e *Engine) newBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = e.RetryInitial
+	if b.InitialInterval <= 0 {
+		b.InitialInterval = time.Second
+	}
+	b.MaxInterval = e.RetryMax
+	if b.MaxInterval <= 0 {
+		b.MaxInterval = time.Minute
+	}
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	b.MaxElapsedTime = 0
+	n := e.MaxRetries
+	if n < 0 {
+		n = 0
+	}
+	r := backoff.WithMaxRetries(b, uint64(n))
+	r.Reset()
+	return r
+}
