@@ -32,7 +32,7 @@ func (c *Client) observeQuota(org int64, resp *http.Response) {
 // parseSeconds parses a non-negative number of seconds, or returns -1.
 func parseSeconds(v string) time.Duration {
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || f < 0 || f > 1e9 {
+	if err != nil || !(f >= 0 && f <= 1e9) { // also refuses NaN
 		return -1
 	}
 	return time.Duration(f * float64(time.Second))

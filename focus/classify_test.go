@@ -223,3 +223,14 @@ func TestClient_ContextCanceled(t *testing.T) {
 		t.Errorf("err = %v, want a transport error wrapping context.Canceled", err)
 	}
 }
+
+func TestParseSeconds(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"120": 120 * time.Second, " 1.5 ": 1500 * time.Millisecond, "0": 0,
+		"": -1, "-3": -1, "NaN": -1, "Inf": -1, "soon": -1,
+	} {
+		if got := parseSeconds(v); got != want {
+			t.Errorf("parseSeconds(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
