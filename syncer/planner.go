@@ -163,7 +163,7 @@ func (p *planner) classifyRecords() {
 			p.addFixed(path, truth, name, key, f.ModTime)
 		case settled:
 			p.uploads[path] = intentFor(f, r.AttachmentID)
-			p.seq = append(p.seq, &orderItem{path: path, name: remoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+			p.seq = append(p.seq, &orderItem{path: path, name: watcher.RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
 		case present: // held, or under a directory that could not be listed
 			p.addFixed(path, truth, name, key, r.ModTime)
 		default:
@@ -186,7 +186,7 @@ func (p *planner) addFixed(path string, truth state.FileRecord, name string, key
 		p.plan.Touch = append(p.plan.Touch, truth)
 	}
 	p.fixed[path] = fixedEntry{rec: truth, name: name}
-	it := &orderItem{path: path, name: remoteName(path), mtime: mtime, kind: itemFixed, key: key}
+	it := &orderItem{path: path, name: watcher.RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
 	if name != it.name {
 		p.restores[path] = true
 		it.kind = itemPrefer
@@ -237,7 +237,7 @@ func (p *planner) addRename(old, path string) {
 	_, key := p.current(r)
 	rec := r
 	rec.Path, rec.Size, rec.ModTime, rec.Inode, rec.Hash = path, f.Size, f.ModTime, f.Inode, f.Hash
-	rec.RemoteName = remoteName(path)
+	rec.RemoteName = watcher.RemoteName(path)
 	rec.RefusedHash, rec.LastError, rec.Attempts = "", "", 0
 	p.renames[path] = Update{Path: path, OldPath: old, AttachmentID: r.AttachmentID, Name: rec.RemoteName, Hash: f.Hash, Record: rec}
 	p.seq = append(p.seq, &orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
@@ -262,7 +262,7 @@ func (p *planner) placeNewFiles() {
 	}
 	for _, path := range p.unclaimed {
 		f := p.snap.Files[path]
-		name := remoteName(path)
+		name := watcher.RemoteName(path)
 		if ids := free[nameSize{name, f.Size}]; len(ids) > 0 {
 			a := p.remote[ids[0]]
 			free[nameSize{name, f.Size}] = ids[1:]
@@ -398,10 +398,6 @@ func (p *planner) batches(files []state.IntentFile) []Batch {
 	return out
 }
 
-// remoteName is the attachment name of a local path: the path relative to the
-// folder with '/', made valid UTF-8.
-func remoteName(rel string) string { return strings.ToValidUTF8(rel, "\uFFFD") }
-
 // baseName is the last element of a relative path with '/'.
 func baseName(rel string) string { return rel[strings.LastIndexByte(rel, '/')+1:] }
 
@@ -428,7 +424,7 @@ func refusedReason(r state.FileRecord) string {
 // the old version (0 for a new file).
 func intentFor(f watcher.File, replaces int64) state.IntentFile {
 	return state.IntentFile{
-		Path: f.Path, Name: remoteName(f.Path), Size: f.Size, Hash: f.Hash,
+		Path: f.Path, Name: watcher.RemoteName(f.Path), Size: f.Size, Hash: f.Hash,
 		ModTime: f.ModTime, Inode: f.Inode, Replaces: replaces,
 	}
 }

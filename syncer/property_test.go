@@ -95,11 +95,11 @@ func genScenario(c chooser) *scenario {
 		orig = append(orig, watcher.File{Path: newPath("f"), Size: size, ModTime: t0.Add(time.Duration(c.Intn(30)) * time.Minute), Inode: uint64(i + 1), Hash: h})
 	}
 	sort.Slice(orig, func(i, j int) bool {
-		return testLess(remoteName(orig[i].Path), orig[i].Path, remoteName(orig[j].Path), orig[j].Path)
+		return testLess(watcher.RemoteName(orig[i].Path), orig[i].Path, watcher.RemoteName(orig[j].Path), orig[j].Path)
 	})
 	for i, f := range orig {
 		nextID++
-		a := focus.Attachment{ID: nextID, Name: remoteName(f.Path), Size: f.Size, DisplayOrder: key(i)}
+		a := focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(i)}
 		sc.remote[a.ID] = a
 		records[f.Path] = state.FileRecord{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Inode: f.Inode, Hash: f.Hash,
 			AttachmentID: a.ID, RemoteName: a.Name, DisplayOrder: a.DisplayOrder}
@@ -110,10 +110,10 @@ func genScenario(c chooser) *scenario {
 		h, size := newHash()
 		f := watcher.File{Path: newPath("n"), Size: size, ModTime: t0, Inode: uint64(500 + i), Hash: h}
 		nextID++
-		sc.remote[nextID] = focus.Attachment{ID: nextID, Name: remoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
+		sc.remote[nextID] = focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
 		if c.Intn(3) == 0 { // a second copy with the same name
 			nextID++
-			sc.remote[nextID] = focus.Attachment{ID: nextID, Name: remoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
+			sc.remote[nextID] = focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
 		}
 		if c.Intn(2) == 0 {
 			handNames = append(handNames, f)
@@ -384,8 +384,8 @@ func checkScenario(sc *scenario) error {
 			continue
 		}
 		a, ok := sim.remote[r.AttachmentID]
-		if !ok || a.Name != remoteName(p) {
-			return fmt.Errorf("file %q: attachment %d is %+v (present %v), want name %q", p, r.AttachmentID, a, ok, remoteName(p))
+		if !ok || a.Name != watcher.RemoteName(p) {
+			return fmt.Errorf("file %q: attachment %d is %+v (present %v), want name %q", p, r.AttachmentID, a, ok, watcher.RemoteName(p))
 		}
 		entries = append(entries, entry{p, a.Name, in.Snapshot.Files[p].ModTime, a.DisplayOrder})
 	}
@@ -459,7 +459,7 @@ func reorderBound(sc *scenario, order string) int {
 		if order == "mtime" && !a.mtime.Equal(b.mtime) {
 			return a.mtime.Before(b.mtime)
 		}
-		return testLess(remoteName(a.path), a.path, remoteName(b.path), b.path)
+		return testLess(watcher.RemoteName(a.path), a.path, watcher.RemoteName(b.path), b.path)
 	})
 	best := 0
 	run := make([]int, len(items))
