@@ -98,7 +98,9 @@ type Watch struct {
 	done      chan struct{} // closed when the supervisor has stopped everything
 	closeOnce sync.Once
 
-	// fallback carries a kernel limit hit by a session to the supervisor.
+	// fallback carries a kernel limit hit by a session to the supervisor;
+	// unbuffered, so that a hit from a session closed meanwhile cannot
+	// crowd out the current session's.
 	fallback chan limitHit
 	// resync asks the supervisor to rebuild the watches at the next root
 	// check: the root's own watch is gone, or events were lost and with them
@@ -171,7 +173,7 @@ func NewWatch(opts WatchOptions) (*Watch, error) {
 		dirty:     make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		fallback:  make(chan limitHit, 1),
+		fallback:  make(chan limitHit),
 	}
 	if os.IsPathSeparator(root[len(root)-1]) {
 		w.prefix = root
@@ -422,7 +424,9 @@ func (w *Watch) startSession() {
 	}
 	w.setMode(ModeEvents, "")
 	w.sessions.Add(1)
-	w.sess.Store(startSession(w, fw))
+	s := newSession(w, fw)
+	w.sess.Store(s) // before it runs: its signals may mean "s is ready"
+	s.start()
 }
 
 func (w *Watch) stopSession() {

@@ -61,8 +61,9 @@ type dirOp struct {
 	remove bool // remove the watches at and below path, instead of adding
 }
 
-func startSession(w *Watch, fw *fsnotify.Watcher) *session {
-	s := &session{
+// newSession returns a session over fw; start starts its goroutines.
+func newSession(w *Watch, fw *fsnotify.Watcher) *session {
+	return &session{
 		w:         w,
 		fw:        fw,
 		quit:      make(chan struct{}),
@@ -71,9 +72,11 @@ func startSession(w *Watch, fw *fsnotify.Watcher) *session {
 		wake:      make(chan struct{}, 1),
 		dirs:      make(map[string]struct{}),
 	}
+}
+
+func (s *session) start() {
 	go s.loop()
 	go s.adder()
-	return s
 }
 
 // close stops the session and returns when its goroutines are gone. The
@@ -244,9 +247,12 @@ func (s *session) failed(err error) {
 		return
 	}
 	if _, _, ok := limitReason(err); ok {
+		// Blocking: the supervisor either takes the hit or closes the
+		// session. A hit dropped here would leave a session that adds no
+		// more watches while the folder claims events mode.
 		select {
 		case s.w.fallback <- limitHit{s: s, err: err}:
-		default:
+		case <-s.quit:
 		}
 		return
 	}

@@ -326,7 +326,8 @@ func TestWatch_RenamedSubdirectory(t *testing.T) {
 	// Renamed back, the directory is watched under its first name again.
 	rename(t, renamed, old)
 	eventually(t, "the directory to be watched under its first name", func() bool {
-		return w.isWatching(old) && !w.isWatching(renamed)
+		return w.isWatching(old) && w.isWatching(filepath.Join(old, "inner")) &&
+			!w.isWatching(renamed) && !w.isWatching(inner)
 	})
 	rec.reset()
 	p := filepath.Join(old, "inner", "h.txt")
@@ -381,12 +382,12 @@ func TestWatch_NotRecursive(t *testing.T) {
 	root := t.TempDir()
 	sub := filepath.Join(root, "sub")
 	mkdir(t, sub)
-	w, rec, _ := startTestWatch(t, WatchOptions{Root: root})
+	w, rec, logs := startTestWatch(t, WatchOptions{Root: root})
 	if _, ok := w.watching(sub); ok {
 		t.Fatal("a subdirectory is watched without Recursive")
 	}
 	if !w.isWatching(root) {
-		t.Fatal("the root is not watched")
+		t.Fatalf("the root is not watched (mode %q, reason %q); log:\n%s", w.Mode(), w.Reason(), logs)
 	}
 	p := filepath.Join(root, "top.txt")
 	writeFile(t, p, "x")
