@@ -213,7 +213,13 @@ func installWarnings(opts serviceOptions, cfg *config.Config) []string {
 			ws = append(ws, fmt.Sprintf("the service reads its API token from %s (loaded by systemd from %s): set token_file = %q under [api] in %s",
 				cred, packaging.TokenSource, cred, opts.config))
 		}
-		if _, err := os.Stat(packaging.TokenSource); err != nil {
+		for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system"} {
+			if p := filepath.Join(dir, opts.name+".service"); fileExists(p) {
+				ws = append(ws, fmt.Sprintf("the focussync package already ships %s (enable it with: sudo systemctl enable --now %s); the unit installed now, in /etc/systemd/system, takes its place", p, opts.name))
+				break
+			}
+		}
+		if !fileExists(packaging.TokenSource) {
 			ws = append(ws, fmt.Sprintf("%s does not exist: the service will not start until it holds the API token (sudo install -m 0600 /dev/null %s, then write the token into it)",
 				packaging.TokenSource, packaging.TokenSource))
 		}
@@ -225,6 +231,11 @@ func installWarnings(opts serviceOptions, cfg *config.Config) []string {
 		ws = append(ws, windowsFolderWarnings(opts.folders, opts.user)...)
 	}
 	return ws
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // windowsFolderWarnings warns about folders a Windows service cannot see:
@@ -243,11 +254,13 @@ func windowsFolderWarnings(folders []string, account string) []string {
 	return ws
 }
 
-// windowsBuiltinAccount reports whether account is a Windows service account
-// that has no password.
+// windowsBuiltinAccount reports whether account is a Windows account that
+// needs no password: a built-in service account or a group managed service
+// account (DOMAIN\name$).
 func windowsBuiltinAccount(account string) bool {
 	a := strings.ToLower(account)
-	return a == "localsystem" || strings.HasPrefix(a, `nt authority\`) || strings.HasPrefix(a, `nt service\`)
+	return a == "localsystem" || strings.HasPrefix(a, `nt authority\`) || strings.HasPrefix(a, `nt service\`) ||
+		strings.HasSuffix(a, "$")
 }
 
 // windowsPassword returns the password of a Windows account from the

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/kardianos/service"
+
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/packaging"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -392,5 +395,35 @@ func TestRunUnderServiceManager_NotWindows(t *testing.T) {
 	handled, err := runUnderServiceManager(func(context.Context) error { called = true; return nil })
 	if handled || err != nil || called {
 		t.Errorf("handled %v, err %v, run called %v; want false, nil, false", handled, err, called)
+	}
+}
+
+func TestInstallWarnings_Linux(t *testing.T) {
+	o := linuxOpts()
+	cfg := &config.Config{API: config.API{TokenFile: "/etc/focussync/token"}}
+	ws := strings.Join(installWarnings(o, cfg), "\n")
+	if !strings.Contains(ws, `token_file = "/run/credentials/focussync.service/token"`) {
+		t.Errorf("no warning about token_file:\n%s", ws)
+	}
+	cfg.API.TokenFile = packaging.CredentialPath("focussync")
+	ws = strings.Join(installWarnings(o, cfg), "\n")
+	if strings.Contains(ws, "token_file =") {
+		t.Errorf("warning about a token_file that is right:\n%s", ws)
+	}
+	o.userService = true
+	ws = strings.Join(installWarnings(o, cfg), "\n")
+	if strings.Contains(ws, "/run/credentials") || !strings.Contains(ws, "enable-linger") {
+		t.Errorf("user service warnings:\n%s", ws)
+	}
+}
+
+func TestWindowsBuiltinAccount(t *testing.T) {
+	for acct, want := range map[string]bool{
+		"LocalSystem": true, `NT AUTHORITY\NetworkService`: true, `NT SERVICE\focussync`: true,
+		`CORP\gmsa-focus$`: true, `CORP\svc-focus`: false, `.\ann`: false,
+	} {
+		if got := windowsBuiltinAccount(acct); got != want {
+			t.Errorf("windowsBuiltinAccount(%q) = %v, want %v", acct, got, want)
+		}
 	}
 }
