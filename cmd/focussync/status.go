@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/syncer"
+)
+
+// statusTimeout bounds the request to the daemon and the wait for the state db lock.
+const statusTimeout = 2 * time.Second
+
+func init() {
+	register(&command{name: "status", summary: "show what the daemon is doing, or what the state db holds", run: runStatus})
+}
+
+// statusReport is what `focussync status --json` prints: the daemon's own status
+// when it answered, otherwise what the state db holds for each configured folder.
+type statusReport struct {
+	Running bool           `json:"running"`
+	Source  string         `json:"source"`           // the status URL or the state db path
+	Daemon  *syncer.Status `json:"daemon,omitempty"` // when the daemon answered
+	Folders []dbFolder     `json:"folders,omitempty"`
+	Note    string         `json:"note,omitempty"`
+}
+
+// dbFolder is one configured folder as the state db records it.
+type dbFolder struct {
+	Path        string    `json:"path"`
+	Task        int64     `json:"task_id"`
+	Files       int       `json:"files"`   // files with a managed attachment
+	Refused     int       `json:"refused"` // files the server refused
+	OpenIntents int       `json:"open_intents"`
+	LastPass    time.Time `json:"last_pass,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+func runStatus(ctx context.Context, a *app, args []string) error {
+	flags := newFlagSet(a, "status", "status --config FILE [--json]\n\n"+
+		"Asks the running daemon for its status ([status] listen) and prints one row per\n"+
+		"folder, the files that failed and the API quota. When the daemon does not answer,\n"+
+		"prints what the state db records instead. Exits 1 when no status could be read.")
+	cfgPath := flags.String("config", "", "config file (TOML)")
+	flags.StringVar(cfgPath, "c", "", "shorthand for --config")
+	asJSON := flags.Bool("json", false, "print JSON instead of a table")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageError{"--config is required"}
+	}
+	// A folder whose directory is gone (an unmounted share) is when its status
+	// matters most: accept it, with a warning.
+	cfg, err := config.LoadWith(*cfgPath, config.Options{AllowMissingFolders: true})
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	now := time.Now()
+
+	var daemonErr error
+	if cfg.Status.Listen != "" {
+		u := statusURL(cfg.Status.Listen)
+		st, err := fetchStatus(ctx, u)
+		if err == nil {
+			rep := statusReport{Running: true, Source: u, Daemon: st}
+			if *asJSON {
+				return printJSON(a.stdout, rep)
+			}
+			printDaemonStatus(a.stdout, st, now)
+			return nil
+		}
+		daemonErr = err
+	}
+
+	rep, err := readStateStatus(cfg)
+	if errors.Is(err, state.ErrLocked) {
+		return lockedError(cfg, daemonErr)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.stdout, rep)
+	}
+	printDBStatus(a.stdout, rep, now)
+	return nil
+}
+
+// statusURL is the URL of the daemon's /status for a listen address; an address
+// that listens on every interface is asked on loopback.
+func statusURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen + "/status"
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/status"
+}
+
+// fetchStatus asks the daemon for its status at u, the URL of its /status.
+func fetchStatus(ctx context.Context, u string) (*syncer.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	// The daemon is local: no proxy from the environment, and no keep-alive.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the URL
+		}
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("get %s: %s", u, resp.Status)
+	}
+	var st syncer.Status
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("get %s: not a focussync status: %w", u, err)
+	}
+	return &st, nil
+}
+
+// readStateStatus reads each configured folder's counts from the state db,
+// opened read-only. A missing db means nothing was synced yet.
+func readStateStatus(cfg *config.Config) (statusReport, error) {
+	rep := statusReport{Source: cfg.State.Path}
+	st, err := state.Open(cfg.State.Path, state.Options{ReadOnly: true, Timeout: statusTimeout})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		rep.Note = "the state db does not exist yet: nothing was synced"
+	case err != nil:
+		return rep, err
+	default:
+		defer st.Close()
+	}
+	for _, f := range cfg.Folders {
+		k := syncFolder(f).Key()
+		row := dbFolder{Path: k.Path, Task: k.TaskID}
+		if st != nil {
+			s, err := st.Stats(k)
+			if err != nil {
+				return rep, err
+			}
+			row.Files, row.Refused, row.OpenIntents = s.Managed, s.Refused, s.OpenIntents
+			row.LastPass, row.LastError = s.Meta.LastPass, s.Meta.LastError
+		}
+		rep.Folders = append(rep.Folders, row)
+	}
+	return rep, nil
+}
+
+// lockedError explains a state db held by another process: the daemon is most
+// likely running, but its status server could not be asked.
+func lockedError(cfg *config.Config, daemonErr error) error {
+	var why string
+	if cfg.Status.Listen == "" {
+		why = fmt.Sprintf("its status server is off: set [status] listen = %q in %s and restart the daemon",
+			config.DefaultListen, cfg.Path)
+	} else {
+		why = fmt.Sprintf("its status server did not answer (%v): check that [status] listen in %s "+
+			"is the address the daemon was started with (a change takes effect at its restart)", daemonErr, cfg.Path)
+	}
+	return exitError{1, fmt.Errorf("the daemon seems to be running (the state db %s is locked), but %s", cfg.State.Path, why)}
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode status: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// printDaemonStatus prints the daemon's status as tables: folders, failures, notes,
+// quota.
+func printDaemonStatus(w io.Writer, st *syncer.Status, now time.Time) {
+	up := st.Uptime
+	if !st.Started.IsZero() {
+		up = roughDuration(now.Sub(st.Started))
+	}
+	fmt.Fprintf(w, "focussync %s, running for %s\n", st.Version, up)
+	if st.Paused != "" {
+		fmt.Fprintf(w, "ALL WORK PAUSED: %s\n", st.Paused)
+	}
+
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FOLDER\tTASK\tSTATE\tWATCH\tFILES\tPENDING\tLAST PASS\tFAILURES")
+	for _, f := range st.Folders {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%d\n", printable(f.Path), f.Task, f.State, dash(f.Watch),
+			f.Files, f.Pending, ago(f.LastPass, now), len(f.Failures))
+	}
+	_ = tw.Flush()
+	if len(st.Folders) == 0 {
+		fmt.Fprintln(w, "(no folders)")
+	}
+
+	var notes []string
+	for _, f := range st.Folders {
+		if f.Paused != "" {
+			notes = append(notes, fmt.Sprintf("%s: paused: %s", printable(f.Path), f.Paused))
+		}
+		if f.Held != "" {
+			notes = append(notes, fmt.Sprintf("%s: deletes held: %s", printable(f.Path), f.Held))
+		}
+		if f.LastError != "" {
+			notes = append(notes, fmt.Sprintf("%s: last error: %s", printable(f.Path), f.LastError))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+
+	var failures []string
+	for _, f := range st.Folders {
+		for _, fl := range f.Failures {
+			s := fmt.Sprintf("%s: %s", printable(joinPath(f.Path, fl.Path)), fl.Reason)
+			if fl.Refused {
+				s += " (refused by the server; retried when the file changes)"
+			}
+			failures = append(failures, s)
+		}
+	}
+	if len(failures) > 0 {
+		fmt.Fprintln(w, "\nFailures:")
+		for _, s := range failures {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+
+	if len(st.Quota) > 0 {
+		fmt.Fprintln(w, "\nQuota:")
+		for _, q := range st.Quota {
+			fmt.Fprintf(w, "  organization %d: %s\n", q.Organization, quotaLine(q, now))
+		}
+	}
+}
+
+// printDBStatus prints what the state db records for each configured folder.
+func printDBStatus(w io.Writer, rep statusReport, now time.Time) {
+	fmt.Fprintf(w, "daemon not running (read from the state db %s)\n", rep.Source)
+	if rep.Note != "" {
+		fmt.Fprintf(w, "%s\n", rep.Note)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FOLDER\tTASK\tFILES\tREFUSED\tOPEN INTENTS\tLAST PASS")
+	intents := 0
+	for _, f := range rep.Folders {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", printable(f.Path), f.Task, f.Files, f.Refused, f.OpenIntents, ago(f.LastPass, now))
+		intents += f.OpenIntents
+	}
+	_ = tw.Flush()
+	first := true
+	for _, f := range rep.Folders {
+		if f.LastError == "" {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nLast errors:")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s\n", printable(f.Path), f.LastError)
+	}
+	if intents > 0 {
+		fmt.Fprintln(w, "\nOpen intents are writes whose outcome is not known yet; the next sync settles them.")
+	}
+}
+
+// quotaLine describes one organization's quota: "23 left, resets in 41m".
+func quotaLine(q syncer.QuotaStatus, now time.Time) string {
+	if !q.Known {
+		return "not known yet (no request sent)"
+	}
+	s := strconv.Itoa(q.Remaining) + " left"
+	switch {
+	case q.ResetAt.IsZero():
+	case !q.ResetAt.After(now):
+		s += ", resets now"
+	default:
+		s += ", resets in " + roughDuration(q.ResetAt.Sub(now))
+	}
+	return s
+}
+
+// ago is a past time relative to now: "3m ago", "never" for the zero time.
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < time.Second {
+		return "just now"
+	}
+	return roughDuration(d) + " ago"
+}
+
+// roughDuration is d in at most two units: "45s", "41m", "2h5m", "3d4h".
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(max(d, 0)/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return strconv.Itoa(h) + "h"
+		}
+		return strconv.Itoa(h) + "h" + strconv.Itoa(m) + "m"
+	default:
+		days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+		if h == 0 {
+			return strconv.Itoa(days) + "d"
+		}
+		return strconv.Itoa(days) + "d" + strconv.Itoa(h) + "h"
+	}
+}
+
+// printable quotes a path or name holding control characters or invalid UTF-8,
+// so that it cannot break the table or the terminal.
+func printable(s string) string {
+	for _, r := range s {
+		if r == unicode.ReplacementChar || unicode.IsControl(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// joinPath joins a folder and a file path relative to it, with the folder's separator.
+func joinPath(folder, rel string) string {
+	if rel == "" {
+		return folder
+	}
+	if strings.HasSuffix(folder, "/") || strings.HasSuffix(folder, `\`) {
+		return folder + rel
+	}
+	return filepath.Join(folder, filepath.FromSlash(rel))
+}
