@@ -29,6 +29,13 @@ import (
 //   - a file gone: Delete when DeleteRemote, otherwise the record is kept;
 //   - with a listing: a record whose attachment vanished is uploaded again (or
 //     forgotten when its file is gone too), and names changed in Focus are restored.
+//     A display order changed in Focus is put back only when it breaks the folder's
+//     sequence; otherwise the record takes the new value (Touch, no request).
+//   - a record adopted before it was hashed (Hash "") matches its file on size.
+//
+// Display orders are handed out as order.go describes: the fewest attachments whose
+// order must change get a reorder Update; new files take keys between neighbours.
+// Each Update carries the record to store once it succeeds.
 //
 // Safety lives here too: when Options.Paused is set, or the folder is empty while
 // attachments are managed, the plan holds everything (it carries only Held and
