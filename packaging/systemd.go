@@ -150,7 +150,9 @@ LimitNOFILE=65536
 # hands it to the service as {{.CredentialPath}}.
 # The configuration must say, under [api]:
 #   token_file = "{{.CredentialPath}}"
-# The service does not start while {{.TokenSource}} is missing.
+# The service does not start while {{.TokenSource}} is missing. systemd copies
+# the credential at start: after changing the token, restart the service (a
+# reload re-reads the configuration but still sees the old token).
 LoadCredential=token:{{.TokenSource}}
 
 # State database: {{.StateDir}}/state.db, created for the service user.

@@ -146,6 +146,9 @@ func installService(ctx context.Context, a *app, opts serviceOptions) error {
 	for _, f := range cfg.Folders {
 		opts.folders = append(opts.folders, f.Path)
 	}
+	if p := service.Platform(); opts.goos == "linux" && p != "linux-systemd" {
+		return fmt.Errorf("on Linux, focussync installs itself as a systemd service only, and this system uses %s: have its init system run 'focussync run --config %s'", p, abs)
+	}
 	exe, err := executablePath()
 	if err != nil {
 		return err

@@ -427,3 +427,24 @@ func TestWindowsBuiltinAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestService_InstallNeedsSystemdOnLinux(t *testing.T) {
+	if runtime.GOOS != "linux" || service.Platform() == "linux-systemd" {
+		t.Skipf("this test needs Linux without systemd (platform %q): on systemd it would install", service.Platform())
+	}
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "acme")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = %q\n[[folder]]\npath = %q\ntask_id = 3\n",
+		filepath.Join(dir, "state.db"), folder)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "service", "install", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "systemd service only") || stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and a message that systemd is needed", code, stdout, stderr)
+	}
+}
