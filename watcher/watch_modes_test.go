@@ -3,6 +3,7 @@ package watcher
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -285,4 +286,32 @@ func TestNewWatch_BadOptions(t *testing.T) {
 			t.Errorf("NewWatch(%+v) succeeded, want an error", opts)
 		}
 	}
+}
+
+func TestWatch_AutoDecidesAgainWhenTheRootComesBack(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "mnt")
+	// A share mounted on the root once it exists: the mode follows.
+	fsType := func(path string) (string, bool, error) {
+		if _, err := os.Stat(path); err != nil {
+			return "", false, err
+		}
+		return "cifs", true, nil
+	}
+	w, _, logs := startTestWatch(t, WatchOptions{Root: root, RootCheck: 20 * time.Millisecond, fsType: fsType})
+	if got := w.Mode(); got != ModeEvents {
+		t.Fatalf("Mode() = %q with no root, want %q", got, ModeEvents)
+	}
+	mkdir(t, root)
+	waitDirty(t, w, waitFor)
+	eventually(t, "poll mode", func() bool { return w.Mode() == ModePoll })
+	if got, want := w.Reason(), "network filesystem cifs"; got != want {
+		t.Fatalf("Reason() = %q, want %q", got, want)
+	}
+	if w.sess.Load() != nil {
+		t.Fatal("an fsnotify session runs on a network filesystem in auto mode")
+	}
+	eventually(t, "a message naming the filesystem", func() bool {
+		return strings.Contains(logs.String(), "network filesystem (cifs)")
+	})
 }
