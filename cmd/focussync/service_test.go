@@ -448,3 +448,46 @@ func TestService_InstallNeedsSystemdOnLinux(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and a message that systemd is needed", code, stdout, stderr)
 	}
 }
+
+// TestServiceConfig_LibraryWritesOurUnit installs a per-user systemd unit
+// into a temporary home through the library's systemd backend and checks the
+// file it writes is our unit byte for byte: the library's template engine
+// must find nothing to expand in it. The library then runs `systemctl --user
+// enable`, which fails without a user manager; only the file matters here.
+func TestServiceConfig_LibraryWritesOurUnit(t *testing.T) {
+	var systemd service.System
+	for _, s := range service.AvailableSystems() {
+		if s.String() == "linux-systemd" {
+			systemd = s
+		}
+	}
+	if systemd == nil {
+		t.Skipf("the service library has no systemd backend on %s", runtime.GOOS)
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	o := linuxOpts()
+	o.name = fmt.Sprintf("focussync-test-%d", os.Getpid())
+	o.userService = true
+	o.config = "/srv/100% sure/$HOME/config.toml"
+	c, err := serviceConfig(o, "/opt/focus sync/focussync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := systemd.New(noopProgram{}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installErr := s.Install()
+	got, err := os.ReadFile(filepath.Join(home, ".config", "systemd", "user", o.name+".service"))
+	if err != nil {
+		t.Fatalf("the library wrote no unit (install: %v): %v", installErr, err)
+	}
+	if want := c.Option["SystemdScript"].(string); string(got) != want {
+		t.Errorf("the library changed the unit:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(string(got), `ExecStart="/opt/focus sync/focussync" run --config "/srv/100%% sure/$$HOME/config.toml"`) {
+		t.Errorf("ExecStart not quoted for systemd:\n%s", got)
+	}
+}
