@@ -32,6 +32,11 @@ var errStopped = errors.New("watch session stopped")
 //     inode, so the old name's watches must go before the new name is added,
 //     or fsnotify would keep them under the old name.
 //
+// Add and Remove must never be called from loop: fsnotify's reader may hold
+// the lock they take while it waits to send on Errors, which only loop
+// receives. For the same reason loop keeps draining until fsnotify closes
+// its channels, after the adder has stopped.
+//
 // After adding a directory the adder marks the folder dirty again: files
 // may have appeared in it before its watch existed, and a scan started
 // after that mark sees them.
@@ -40,7 +45,7 @@ var errStopped = errors.New("watch session stopped")
 type session struct {
 	w    *Watch
 	fw   *fsnotify.Watcher
-	quit chan struct{} // closed to stop both goroutines
+	quit chan struct{} // closed to stop the adder and mute loop
 
 	loopDone  chan struct{}
 	adderDone chan struct{}
@@ -80,7 +85,9 @@ func (s *session) start() {
 }
 
 // close stops the session and returns when its goroutines are gone. The
-// adder stops first, so that no Add races with fsnotify's Close.
+// adder stops first, so that no Add races with fsnotify's Close (which
+// closes the descriptor Add uses); loop drains meanwhile, so that an Add
+// waiting on fsnotify's reader can finish.
 func (s *session) close() {
 	close(s.quit)
 	<-s.adderDone
@@ -97,23 +104,26 @@ func (s *session) stopping() bool {
 	}
 }
 
-// loop is the only goroutine receiving from fsnotify's channels.
+// loop is the only goroutine receiving from fsnotify's channels. It ends
+// when fsnotify closes them; once the session is stopping it only drains.
 func (s *session) loop() {
 	defer close(s.loopDone)
 	for {
 		select {
-		case <-s.quit:
-			return
 		case ev, ok := <-s.fw.Events:
 			if !ok {
 				return
 			}
-			s.handleEvent(ev)
+			if !s.stopping() {
+				s.handleEvent(ev)
+			}
 		case err, ok := <-s.fw.Errors:
 			if !ok {
 				return
 			}
-			s.w.handleError(err)
+			if !s.stopping() {
+				s.w.handleError(err)
+			}
 		}
 	}
 }
