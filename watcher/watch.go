@@ -58,8 +58,8 @@ type WatchOptions struct {
 	// RootCheck is how often the root is checked (present, the same
 	// directory, on the same device); 0 means DefaultRootCheck.
 	RootCheck time.Duration
-	// Log receives the watch's messages, which carry the attribute
-	// folder=Root; nil discards them.
+	// Log receives the watch's messages; nil discards them. The messages do
+	// not name the folder: pass a logger that does (log.With("folder", ...)).
 	Log *slog.Logger
 
 	// addHook, when set, runs before each fsnotify Add; an error it returns
@@ -188,7 +188,6 @@ func NewWatch(opts WatchOptions) (*Watch, error) {
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
-	w.log = w.log.With("folder", root)
 	if w.fsType == nil {
 		w.fsType = state.FSType
 	}
