@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -132,6 +133,8 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 	if err == nil {
 		err = w.hashAll(hashWorkers(opt.HashWorkers))
 	}
+	slices.Sort(w.snap.FailedDirs)
+	slices.SortStableFunc(w.snap.Errors, func(a, b FileError) int { return strings.Compare(a.Path, b.Path) })
 	w.stats.Held = len(w.snap.Held)
 	w.stats.Errors = len(w.snap.Errors)
 	if opt.Stats != nil {

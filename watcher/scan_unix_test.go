@@ -54,3 +54,21 @@ func TestDeviceOf(t *testing.T) {
 		t.Errorf("DeviceOf(missing) error = %v, want ErrNotExist", err)
 	}
 }
+
+// A root that is a symlink (say /srv/share -> /mnt/disk1/share) is followed;
+// symlinks below it are not.
+func TestScan_SymlinkedRoot(t *testing.T) {
+	target := t.TempDir()
+	writeTree(t, target, map[string]string{"a.txt": "a", "sub/b.txt": "b"})
+	root := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(target, root); err != nil {
+		t.Fatal(err)
+	}
+	snap := mustScan(t, ScanOptions{Root: root, Recursive: true})
+	if got, want := sortedKeys(snap.Files), []string{"a.txt", "sub/b.txt"}; !slices.Equal(got, want) {
+		t.Errorf("files = %q, want %q", got, want)
+	}
+	if dev, _ := DeviceOf(target); snap.Device != dev {
+		t.Errorf("Device = %d, want the target's %d", snap.Device, dev)
+	}
+}

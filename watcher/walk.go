@@ -32,6 +32,49 @@ type hashJob struct {
 	inode uint64
 }
 
+// meta is what the scan needs to know of a listed file.
+type meta struct {
+	regular bool
+	size    int64
+	mtime   time.Time
+	ctime   time.Time // zero when unknown
+	inode   uint64
+}
+
+func metaOf(fi fs.FileInfo) meta {
+	inode, ctime := fileIDs(fi)
+	return meta{regular: fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime(), ctime: ctime, inode: inode}
+}
+
+// listing is one directory's entries with a way to stat them.
+type listing interface {
+	// stat returns the metadata of the entry, not following symlinks.
+	stat(e fs.DirEntry) (meta, error)
+	close()
+}
+
+// infoListing stats entries with fs.DirEntry.Info.
+type infoListing struct{}
+
+func (infoListing) stat(e fs.DirEntry) (meta, error) {
+	fi, err := e.Info()
+	if err != nil {
+		return meta{}, err
+	}
+	return metaOf(fi), nil
+}
+
+func (infoListing) close() {}
+
+// list reads the directory full; isRoot says it is the folder's root.
+func (w *walker) list(full string, isRoot bool) ([]fs.DirEntry, listing, error) {
+	if w.readDir != nil {
+		entries, err := w.readDir(full)
+		return entries, infoListing{}, err
+	}
+	return listDir(full, isRoot)
+}
+
 // walkDir lists the directory rel (full on disk) and handles its entries.
 // included says whether an ancestor matched an include pattern. Only a
 // cancelled context or an unreadable root end the walk with an error.
@@ -39,9 +82,12 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := w.readDir(full)
+	entries, l, err := w.list(full, rel == "")
 	if err != nil {
 		if rel == "" {
+			if l != nil {
+				l.close()
+			}
 			return fmt.Errorf("%w: %w", ErrRootUnreadable, err)
 		}
 		// Nothing under a directory that could not be listed may be deleted
@@ -54,10 +100,20 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 		// Entries read before the failure are still handled below.
 	}
 	w.stats.Dirs++
+	type subdir struct {
+		rel      string
+		name     string
+		included bool
+	}
+	var subdirs []subdir
 	for _, e := range entries {
 		name := e.Name()
 		if IgnoredByDefault(name) {
 			continue
+		}
+		t := e.Type()
+		if t.IsDir() && !w.opt.Recursive || !t.IsDir() && !t.IsRegular() {
+			continue // symlinks, devices, sockets and fifos are never synced
 		}
 		erel := name
 		if rel != "" {
@@ -66,33 +122,29 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 		if erel == w.marker {
 			continue
 		}
-		switch t := e.Type(); {
-		case t.IsDir():
-			if !w.opt.Recursive {
-				continue
+		if t.IsDir() {
+			if inc, descend := w.m.dirScope(erel, included); descend {
+				subdirs = append(subdirs, subdir{erel, name, inc})
 			}
-			inc, descend := w.m.dirScope(erel, included)
-			if !descend {
-				continue
-			}
-			if err := w.walkDir(erel, joinPath(full, name), inc); err != nil {
-				return err
-			}
-		case t.IsRegular():
-			if w.m.fileScope(erel, included) {
-				w.file(e, erel, full)
-			}
-		default:
-			// Symlinks, devices, sockets and fifos are never synced.
+		} else if w.m.fileScope(erel, included) {
+			w.file(l, e, erel, full)
+		}
+	}
+	if l != nil {
+		l.close()
+	}
+	for _, d := range subdirs {
+		if err := w.walkDir(d.rel, joinPath(full, d.name), d.included); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // file examines one in-scope regular file listed in the directory dirFull.
-func (w *walker) file(e fs.DirEntry, rel, dirFull string) {
+func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 	name := e.Name()
-	fi, err := e.Info()
+	m, err := l.stat(e)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			w.hold(rel, "unreadable: "+cause(err), fmt.Errorf("stat: %w", err))
@@ -100,35 +152,33 @@ func (w *walker) file(e fs.DirEntry, rel, dirFull string) {
 		}
 		return // vanished since the listing
 	}
-	if !fi.Mode().IsRegular() {
+	if !m.regular {
 		return // replaced since the listing
 	}
 	w.stats.Files++
-	size, mtime := fi.Size(), fi.ModTime()
-	inode, ctime := fileIDs(fi)
 
-	if limit := w.opt.MaxFileSize; limit > 0 && size > limit {
+	if limit := w.opt.MaxFileSize; limit > 0 && m.size > limit {
 		w.hold(rel, "larger than max_file_size ("+formatSize(limit)+")",
-			fmt.Errorf("%w (%s, limit %s)", ErrFileTooLarge, formatSize(size), formatSize(limit)))
+			fmt.Errorf("%w (%s, limit %s)", ErrFileTooLarge, formatSize(m.size), formatSize(limit)))
 		return
 	}
-	if reason, ok := w.settling(mtime, ctime); ok {
+	if reason, ok := w.settling(m.mtime, m.ctime); ok {
 		w.snap.Held[rel] = reason
 		return
 	}
 	if w.opt.Cache != nil {
 		if csize, cmtime, cinode, chash, ok := w.opt.Cache(rel); ok && chash != "" &&
-			csize == size && cinode == inode && cmtime.Equal(mtime) {
-			w.snap.Files[rel] = File{Path: rel, Size: size, ModTime: mtime, Inode: inode, Hash: chash}
+			csize == m.size && cinode == m.inode && cmtime.Equal(m.mtime) {
+			w.snap.Files[rel] = File{Path: rel, Size: m.size, ModTime: m.mtime, Inode: m.inode, Hash: chash}
 			return
 		}
 	}
 	w.jobs = append(w.jobs, hashJob{
 		rel:   rel,
 		full:  joinPath(dirFull, name),
-		size:  size,
-		mtime: mtime,
-		inode: inode,
+		size:  m.size,
+		mtime: m.mtime,
+		inode: m.inode,
 	})
 }
 
