@@ -70,8 +70,8 @@ type ScanOptions struct {
 	// Stats, when not nil, receives the scan's counters.
 	Stats *ScanStats
 
-	// readDir lists a directory; nil means os.ReadDir. Tests set it to make a
-	// listing fail where file permissions cannot (as root).
+	// readDir lists a directory; nil means the platform's own listing. Tests
+	// set it to make a listing fail where file permissions cannot (as root).
 	readDir func(dir string) ([]fs.DirEntry, error)
 	// openFile opens a file for hashing; nil means os.Open.
 	openFile func(name string) (*os.File, error)
@@ -125,9 +125,6 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 			Files:     make(map[string]File),
 			Held:      make(map[string]string),
 		},
-	}
-	if w.readDir == nil {
-		w.readDir = os.ReadDir
 	}
 	err = w.walkDir("", opt.Root, len(m.include) == 0)
 	if err == nil {
