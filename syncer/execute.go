@@ -43,7 +43,14 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 		left--
 		p.budget.Announce(p, left)
 	}
+	waiting := p.settlingSizes()
 	for _, d := range plan.Deletes {
+		if r, ok := p.folder.Files[d.Path]; ok && waiting[r.Size] {
+			// A file of the same size is still settling: it may be this one, renamed
+			// a moment ago. The delete waits for the next round, which may find a rename.
+			p.log.Debug("delete waits for a settling file of the same size", "file", d.Path)
+			continue
+		}
 		if err := p.remove(ctx, d); err != nil {
 			return err
 		}
@@ -312,22 +319,15 @@ func (p *pass) update(ctx context.Context, u Update) error {
 	c := state.Change{EndIntents: []uint64{in.ID}}
 	switch {
 	case err == nil:
-		rec := p.folder.Files[from]
 		if u.Rename() {
 			c.Delete = []string{u.OldPath}
-			rec.Path = u.Path
-			if f, ok := p.snap.Files[u.Path]; ok {
-				rec.Size, rec.ModTime, rec.Inode, rec.Hash = f.Size, f.ModTime, f.Inode, f.Hash
-			}
 			p.res.Renamed++
 			p.log.Info("renamed", "file", u.Path, "from", u.OldPath, "attachment", u.AttachmentID)
 		} else {
 			p.res.Reordered++
 			p.log.Debug("reordered", "file", u.Path, "attachment", u.AttachmentID, "display_order", u.DisplayOrder)
 		}
-		rec.AttachmentID = u.AttachmentID
-		rec.RemoteName = u.Name
-		rec.DisplayOrder = u.DisplayOrder
+		rec := u.Record
 		rec.UpdatedAt = p.e.now()
 		c.Put = []state.FileRecord{rec}
 	case focus.KindOf(err) == focus.KindNotFound:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -42,7 +43,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	}
 	p.snap = snap
 	for _, reason := range snap.Held {
-		if strings.HasPrefix(reason, "settling") || strings.HasPrefix(reason, "changed") {
+		if settlingReason(reason) {
 			p.res.Settling = true
 			break
 		}
@@ -93,10 +94,29 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	return plan, nil
 }
 
-// pause stops the folder for this call: nothing is sent.
+// settlingReason reports whether a held file is held because it is still changing.
+func settlingReason(reason string) bool {
+	return strings.HasPrefix(reason, "settling") || strings.HasPrefix(reason, "changed")
+}
+
+// settlingSizes returns the sizes of the files held because they are still
+// changing. A file renamed a moment ago is among them (a rename touches its ctime).
+func (p *pass) settlingSizes() map[int64]bool {
+	sizes := map[int64]bool{}
+	for rel, reason := range p.snap.Held {
+		if !settlingReason(reason) {
+			continue
+		}
+		if fi, err := os.Lstat(p.abs(rel)); err == nil {
+			sizes[fi.Size()] = true
+		}
+	}
+	return sizes
+}
+
+// pause stops the folder for this call: nothing is sent. The caller reports it.
 func (p *pass) pause(reason string) {
 	p.res.Paused = reason
-	p.log.Warn("folder paused", "reason", reason)
 }
 
 // cache feeds the scanner the stat and hash of each file's record, so unchanged

@@ -78,6 +78,9 @@ type env struct {
 	state  string
 	task   int64
 	extra  string // more TOML for the [[folder]] table
+
+	extraAPI  string // more TOML for [api]
+	tokenFile string // when set, the token comes from this file, not the environment
 }
 
 type envOption func(*env, *focustest.Options)
@@ -116,7 +119,7 @@ func (e *env) writeConfig() {
 base_url = %q
 organization_id = %d
 workspace_id = %d
-
+%s
 [state]
 path = %q
 
@@ -130,7 +133,7 @@ rescan = "1s"
 [[folder]]
 path = %q
 task_id = %d
-%s`, e.srv.URL, testOrg, testWS, e.state, e.folder, e.task, e.extra)
+%s`, e.srv.URL, testOrg, testWS, e.extraAPI, e.state, e.folder, e.task, e.extra)
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -169,7 +172,12 @@ func (e *env) run(args ...string) result {
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 	args = append(args, "--config", e.cfg)
 	cmd := exec.CommandContext(ctx, focussyncBin(e.t), args...)
-	cmd.Env = append(os.Environ(), "FOCUS_API_TOKEN="+testToken, "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	if e.tokenFile == "" {
+		cmd.Env = append(cmd.Env, "FOCUS_API_TOKEN="+testToken)
+	} else {
+		cmd.Env = append(cmd.Env, "FOCUS_API_TOKEN=")
+	}
 	return cmd
 }
 
@@ -279,6 +287,11 @@ func (e *env) names() []string {
 		n = append(n, a.Name)
 	}
 	return n
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 func sortedCopy(s []string) []string {

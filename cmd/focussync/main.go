@@ -114,7 +114,10 @@ func newFlagSet(a *app, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("focussync "+name, flag.ContinueOnError)
 	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: focussync %s\n\n", usage)
+		if fs.Output() == io.Discard {
+			return // a parse error: parseFlags reports it as a usage error
+		}
+		fmt.Fprintf(fs.Output(), "Usage: focussync %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -123,10 +126,11 @@ func newFlagSet(a *app, name, usage string) *flag.FlagSet {
 // parseFlags parses args and turns flag errors into usage errors. Positional
 // arguments are refused.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // errors are reported once, as usage errors
 	err := fs.Parse(args)
+	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(nil)
 		fs.Usage()
 		return flag.ErrHelp
 	}

@@ -90,16 +90,6 @@ func runService(ctx context.Context, a *app, args []string) error {
 		usage = "service install --config FILE [--user USER] [--name NAME] [--user-service]"
 	}
 	fs := newFlagSet(a, "service "+opts.action, usage)
-	fs.Usage = func() {
-		// parseFlags parses with output discarded (the flag package calls
-		// Usage then), and calls Usage itself after -h.
-		if fs.Output() == io.Discard {
-			return
-		}
-		fmt.Fprintf(a.stderr, "Usage: focussync %s\n\n", usage)
-		fs.SetOutput(a.stderr)
-		fs.PrintDefaults()
-	}
 	fs.StringVar(&opts.name, "name", packaging.DefaultName, "the service's `name`")
 	fs.BoolVar(&opts.userService, "user-service", false, "a per-user service (systemd --user unit, macOS LaunchAgent) instead of a system one")
 	if opts.action == "install" {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/syncer"
+)
+
+func init() {
+	register(&command{name: "run", summary: "run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)", run: runRun})
+}
+
+// tokenCheck is how often the token file is looked at for a new key.
+const tokenCheck = 5 * time.Second
+
+func runRun(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "run", "run --config FILE [-v]\n\n"+
+		"Runs the daemon in the foreground: watches every folder and keeps its task in\n"+
+		"sync. SIGINT or SIGTERM stop it cleanly; SIGHUP reloads the config and the token.\n"+
+		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise.")
+	cfgPath := fs.String("config", "", "config file (TOML)")
+	fs.StringVar(cfgPath, "c", "", "shorthand for --config")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rt, err := openRuntime(a, *cfgPath, *verbose)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	v, _, _ := buildInfo()
+	d := syncer.NewDaemon(rt.engine, rt.log, v)
+	rt.log.Info("focussync starting", "version", v, "config", rt.cfg.Path, "state", rt.cfg.State.Path, "folders", len(rt.cfg.Folders))
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := startStatus(ctx, rt, d); err != nil {
+		return err
+	}
+	go watchReload(ctx, rt, d, *verbose)
+
+	err = d.Run(ctx, daemonFolders(rt.cfg))
+	rt.log.Info("focussync stopped")
+	return err
+}
+
+// daemonFolders turns the config's folders into the daemon's.
+func daemonFolders(cfg *config.Config) []syncer.DaemonFolder {
+	out := make([]syncer.DaemonFolder, len(cfg.Folders))
+	for i, f := range cfg.Folders {
+		out[i] = syncer.DaemonFolder{Folder: syncFolder(f), Watch: f.Watch, Rescan: f.Rescan}
+	}
+	return out
+}
+
+// watchReload reloads the config and token on SIGHUP, and the token when its file
+// changes. An invalid new config is refused and the running one kept.
+func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, verbose bool) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(tokenCheck)
+	defer tick.Stop()
+	token, _, _ := rt.cfg.Token()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			cfg, err := config.LoadWith(rt.cfg.Path, config.Options{AllowMissingFolders: true})
+			if err != nil {
+				rt.log.Error("config reload refused; the running config stays in force", "config", rt.cfg.Path, "err", err)
+				continue
+			}
+			if cfg.State.Path != rt.cfg.State.Path {
+				rt.log.Warn("[state] path changed: it takes effect at the next restart", "running", rt.cfg.State.Path, "new", cfg.State.Path)
+				cfg.State = rt.cfg.State
+			}
+			if cfg.API.BaseURL != rt.cfg.API.BaseURL {
+				rt.log.Warn("[api] base_url changed: it takes effect at the next restart")
+				cfg.API.BaseURL = rt.cfg.API.BaseURL
+			}
+			rt.cfg = cfg
+			setLevel(rt.level, cfg.Log.Level, verbose)
+			rt.log.Info("config reloaded", "folders", len(cfg.Folders))
+			token = reloadToken(rt, d, token, true)
+			d.Apply(daemonFolders(cfg))
+		case <-tick.C:
+			if rt.cfg.API.TokenFile != "" && os.Getenv("FOCUS_API_TOKEN") == "" {
+				token = reloadToken(rt, d, token, false)
+			}
+		}
+	}
+}
+
+// reloadToken reads the token again and hands a changed one to the client; a pause
+// caused by a refused token ends.
+func reloadToken(rt *daemonEnv, d *syncer.Daemon, old string, loud bool) string {
+	tok, warns, err := rt.cfg.Token()
+	if err != nil {
+		if loud {
+			rt.log.Error("cannot read the API token; keeping the old one", "err", err)
+		}
+		return old
+	}
+	if loud {
+		for _, w := range warns {
+			rt.log.Warn(w)
+		}
+	}
+	if tok == old {
+		if loud {
+			d.Resume()
+		}
+		return old
+	}
+	rt.client.SetToken(tok)
+	rt.log.Info("API token reloaded")
+	d.Resume()
+	return tok
+}
