@@ -21,6 +21,13 @@ import (
 // statusShutdown is how long in-flight status requests get once the daemon stops.
 const statusShutdown = 2 * time.Second
 
+// startStatus starts the daemon's status server on [status] listen, serving d's
+// status until ctx ends. It does nothing when the listen address is "".
+func startStatus(ctx context.Context, rt *daemonEnv, d *syncer.Daemon) error {
+	_, err := startStatusServer(ctx, rt.cfg.Status.Listen, d.Status, rt.log)
+	return err
+}
+
 // startStatusServer serves GET /status (src as JSON), GET /metrics (Prometheus text
 // format) and GET / (a pointer to both) on listen until ctx ends, then shuts the
 // server down gracefully. It returns the address it listens on (useful with port 0),
