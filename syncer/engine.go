@@ -49,6 +49,25 @@ type PassOptions struct {
 	AllowMassDelete bool // a person confirmed the deletes held by max_delete
 	// Progress, when set, is called as uploads advance.
 	Progress func(Progress)
+	// WaitSettle makes Sync wait for files that are still changing (up to
+	// maxSettleWaits times the settle time) instead of leaving them to a later pass.
+	WaitSettle bool
+}
+
+// maxSettleWaits bounds how often a one-shot sync waits for settling files: a file
+// that never stops changing is left for a later pass.
+const maxSettleWaits = 10
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Progress reports the uploads of one folder's pass.
@@ -206,6 +225,7 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 		maxPasses = 6
 	}
 	lastCost := math.MaxInt
+	settleWaits := 0
 	for round := 0; round < maxPasses; round++ {
 		plan, err := p.plan(ctx)
 		if err != nil || plan == nil {
@@ -227,6 +247,18 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 			return res, nil
 		}
 		if plan.Empty() {
+			if opt.WaitSettle && res.Settling && settleWaits < maxSettleWaits {
+				// Files are still changing: wait for them to settle and look again.
+				settleWaits++
+				round--
+				if err := p.finish(); err != nil { // keeps this round's listing
+					return res, err
+				}
+				if err := sleepCtx(ctx, max(f.Settle, 10*time.Millisecond)); err != nil {
+					return res, err
+				}
+				continue
+			}
 			return res, p.finish()
 		}
 		cost := plan.Cost()
@@ -292,6 +324,7 @@ func (p *pass) finish() error {
 		return nil
 	}
 	m := p.meta()
+	p.listedAt = time.Time{}
 	m.LastPass = p.e.now()
 	m.LastError = ""
 	if len(p.res.Failed) > 0 {

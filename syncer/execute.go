@@ -429,12 +429,8 @@ func (p *pass) call(ctx context.Context, pri Priority, ep focus.Endpoint, fn fun
 				p.progress.Waiting = fmt.Sprintf("retrying in %s", wait.Round(time.Second))
 				p.report()
 			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
+			if err := sleepCtx(ctx, wait); err != nil {
+				return err
 			}
 			p.progress.Waiting = ""
 		}

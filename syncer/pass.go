@@ -42,6 +42,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		return nil, nil
 	}
 	p.snap = snap
+	p.res.Settling = false
 	for _, reason := range snap.Held {
 		if settlingReason(reason) {
 			p.res.Settling = true

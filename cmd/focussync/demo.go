@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 
 	fmt.Fprintf(a.stdout, "focussync demo\n  folder:   %s\n  config:   %s\n  emulator: %s (API at %s)\n\n", folder, cfgPath, srv.PageURL, srv.URL)
 	if *once {
-		res, err := rt.engine.Sync(ctx, syncFolder(rt.cfg.Folders[0]), syncer.PassOptions{})
+		res, err := rt.engine.Sync(ctx, syncFolder(rt.cfg.Folders[0]), syncer.PassOptions{WaitSettle: true})
 		if err != nil {
 			return err
 		}

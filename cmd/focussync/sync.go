@@ -38,7 +38,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	defer rt.Close()
 
 	bar := newProgressBar(a.stderr)
-	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, Progress: bar.update}
+	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, Progress: bar.update, WaitSettle: !*dry}
 	results := make([]*syncer.Result, len(rt.cfg.Folders))
 	errs := make([]error, len(rt.cfg.Folders))
 	var wg sync.WaitGroup
