@@ -224,6 +224,8 @@ type worker struct {
 
 	mu     sync.Mutex
 	status FolderStatus
+
+	summarised time.Time // when persisting failures were last summarised
 }
 
 func (w *worker) stop() {
@@ -336,7 +338,7 @@ type passOutcome struct {
 func (w *worker) pass(ctx context.Context) passOutcome {
 	w.setStatus(func(s *FolderStatus) { s.State = "syncing" })
 	start := time.Now()
-	res, err := w.d.engine.Sync(ctx, w.f.Folder, PassOptions{})
+	res, err := w.d.engine.Sync(ctx, w.f.Folder, PassOptions{QuietFailures: true})
 	dur := time.Since(start)
 	w.d.recordPass(dur)
 	var out passOutcome
@@ -348,6 +350,7 @@ func (w *worker) pass(ctx context.Context) passOutcome {
 	}
 	if res != nil {
 		w.reportHeld(res)
+		w.reportFailures(res.Failed)
 	}
 	stats, _ := w.d.engine.Store.Stats(w.f.Key())
 	w.setStatus(func(s *FolderStatus) {
@@ -404,6 +407,42 @@ func (w *worker) pass(ctx context.Context) passOutcome {
 		}
 	}
 	return out
+}
+
+// failureSummaryEvery is how often files that keep failing are summarised in the
+// log; each failure is logged in full when it first appears.
+const failureSummaryEvery = time.Hour
+
+// reportFailures logs files that started or stopped failing since the last pass,
+// and, at most once an hour, how many keep failing: a file that fails at every pass
+// does not fill the log.
+func (w *worker) reportFailures(now []Failure) {
+	w.mu.Lock()
+	prev := w.status.Failures
+	w.mu.Unlock()
+	before := map[string]bool{}
+	for _, f := range prev {
+		before[f.Path] = true
+	}
+	if len(before) == 0 && len(now) > 0 {
+		w.summarised = time.Now()
+	}
+	after := map[string]bool{}
+	for _, f := range now {
+		after[f.Path] = true
+		if !before[f.Path] {
+			w.log.Warn("file not synced", "file", f.Path, "reason", f.Reason)
+		}
+	}
+	for _, f := range prev {
+		if !after[f.Path] {
+			w.log.Info("file no longer failing", "file", f.Path)
+		}
+	}
+	if len(now) > 0 && len(before) > 0 && time.Since(w.summarised) >= failureSummaryEvery {
+		w.log.Warn("files still not synced", "count", len(now), "e.g.", now[0].Path, "reason", now[0].Reason)
+		w.summarised = time.Now()
+	}
 }
 
 // reportHeld logs a pause or held deletes when they start and when they end, not

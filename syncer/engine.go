@@ -49,6 +49,9 @@ type PassOptions struct {
 	AllowMassDelete bool // a person confirmed the deletes held by max_delete
 	// Progress, when set, is called as uploads advance.
 	Progress func(Progress)
+	// QuietFailures logs each failed file at debug level only: the daemon reports
+	// failures when they start and end, not at every pass.
+	QuietFailures bool
 	// WaitSettle makes Sync wait for files that are still changing (up to
 	// maxSettleWaits times the settle time) instead of leaving them to a later pass.
 	WaitSettle bool
@@ -364,7 +367,11 @@ func (p *pass) addFailure(f Failure) {
 	}
 	p.failed[path] = reason
 	p.res.Failed = append(p.res.Failed, f)
-	p.log.Warn("file not synced", "file", path, "reason", reason)
+	level := slog.LevelWarn
+	if p.opt.QuietFailures {
+		level = slog.LevelDebug
+	}
+	p.log.Log(context.Background(), level, "file not synced", "file", path, "reason", reason)
 }
 
 // reportLeft reports the ops of a plan that could not be completed.

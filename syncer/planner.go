@@ -38,7 +38,7 @@ import (
 // Each Update carries the record to store once it succeeds.
 //
 // Safety lives here too: when Options.Paused is set, or the folder is empty while
-// attachments are managed, the plan holds everything (it carries only Held and
+// attachments are managed (unless AllowMassDelete confirms it), the plan holds everything (it carries only Held and
 // HeldDeletes, since a folder that may not be there must not drive renames or
 // uploads either). A pass whose deletes exceed MaxDeleteCount or MaxDeletePercent
 // deletes nothing unless AllowMassDelete; its uploads and renames still go ahead.
@@ -315,8 +315,8 @@ func (p *planner) pauseReason() (string, int) {
 	if p.in.Options.Paused != "" {
 		return p.in.Options.Paused, p.deleteCount()
 	}
-	if len(p.snap.Files) == 0 && len(p.snap.Held) == 0 && p.managed > 0 {
-		return fmt.Sprintf("folder is empty but %d attachments are managed: not deleting (is the share mounted?)", p.managed), p.deleteCount()
+	if len(p.snap.Files) == 0 && len(p.snap.Held) == 0 && p.managed > 0 && !p.in.Options.AllowMassDelete {
+		return fmt.Sprintf("folder is empty but %d attachments are managed: not deleting (is the share mounted? if the files are really gone, run 'focussync sync --allow-mass-delete')", p.managed), p.deleteCount()
 	}
 	return "", 0
 }

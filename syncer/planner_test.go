@@ -404,9 +404,24 @@ func TestMakePlan_Costs(t *testing.T) {
 				return PlanInput{Snapshot: snapOf(), Records: recs, Options: nameOpts}
 			},
 			check: func(t *testing.T, p *Plan) {
-				want := "folder is empty but 3 attachments are managed: not deleting (is the share mounted?)"
+				want := "folder is empty but 3 attachments are managed: not deleting (is the share mounted? if the files are really gone, run 'focussync sync --allow-mass-delete')"
 				if p.Held != want || p.HeldDeletes != 3 || !p.Empty() {
 					t.Errorf("plan = %+v, want held %q", p, want)
+				}
+			},
+		},
+		{
+			name: "empty folder confirmed by a person: deletes",
+			cost: 3,
+			setup: func() PlanInput {
+				_, recs := three()
+				opts := nameOpts
+				opts.AllowMassDelete = true
+				return PlanInput{Snapshot: snapOf(), Records: recs, Options: opts}
+			},
+			check: func(t *testing.T, p *Plan) {
+				if p.Held != "" || len(p.Deletes) != 3 {
+					t.Errorf("plan:\n%s", describe(p))
 				}
 			},
 		},

@@ -29,7 +29,18 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rt, err := openRuntime(a, *cfgPath, *verbose)
+	daemon := func(ctx context.Context) error { return runDaemon(ctx, a, *cfgPath, *verbose) }
+	// Under the Windows service manager the daemon runs through it; elsewhere
+	// (systemd, launchd, a terminal) the process handles its own signals.
+	if handled, err := runUnderServiceManager(daemon); handled {
+		return err
+	}
+	return daemon(ctx)
+}
+
+// runDaemon runs the daemon until ctx ends.
+func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error {
+	rt, err := openRuntime(a, cfgPath, verbose)
 	if err != nil {
 		return err
 	}
@@ -43,7 +54,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	if err := startStatus(ctx, rt, d); err != nil {
 		return err
 	}
-	go watchReload(ctx, rt, d, *verbose)
+	go watchReload(ctx, rt, d, verbose)
 
 	err = d.Run(ctx, daemonFolders(rt.cfg))
 	rt.log.Info("focussync stopped")
