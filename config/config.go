@@ -134,6 +134,9 @@ type Options struct {
 	// unmounted share must pause its folder, not stop every other one. Each such
 	// folder is named in Config.Warnings.
 	AllowMissingFolders bool
+	// ReadOnlyState skips the check that the state db's directory is writable, for
+	// commands that only read it (focussync status as a user other than the daemon's).
+	ReadOnlyState bool
 }
 
 // LoadWith is Load with options.
@@ -177,7 +180,7 @@ func ParseWith(data []byte, path string, opt Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{file: name, dir: dir, idx: idx, allowMissing: opt.AllowMissingFolders}
+	v := &validator{file: name, dir: dir, idx: idx, allowMissing: opt.AllowMissingFolders, readOnly: opt.ReadOnlyState}
 	c := v.build(raw)
 	c.Path = abs
 	c.Warnings = v.warnings

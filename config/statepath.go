@@ -7,12 +7,17 @@ import (
 )
 
 // DefaultStatePath returns where the state database lives when [state] path is
-// not set: /var/lib/focussync/state.db for root on Linux (and other unixes);
+// not set: under $STATE_DIRECTORY when systemd sets it (StateDirectory=);
+// /var/lib/focussync/state.db for root on Linux (and other unixes);
 // ~/Library/Application Support/focussync/state.db on macOS;
 // %ProgramData%\focussync\state.db on Windows; otherwise
 // $XDG_STATE_HOME/focussync/state.db, or ~/.local/state/focussync/state.db.
 func DefaultStatePath() string {
 	const db = "state.db"
+	// Under systemd with StateDirectory=, the service's own state directory.
+	if d := os.Getenv("STATE_DIRECTORY"); filepath.IsAbs(d) {
+		return filepath.Join(filepath.SplitList(d)[0], db)
+	}
 	switch runtime.GOOS {
 	case "windows":
 		pd := os.Getenv("ProgramData")

@@ -117,3 +117,11 @@ func TestDefaultStatePath(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultStatePath_SystemdStateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STATE_DIRECTORY", dir)
+	if got, want := DefaultStatePath(), filepath.Join(dir, "state.db"); got != want {
+		t.Errorf("DefaultStatePath() with STATE_DIRECTORY = %q, want %q", got, want)
+	}
+}

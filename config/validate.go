@@ -21,6 +21,7 @@ type validator struct {
 	errs []error    // *Error values
 
 	allowMissing bool     // a missing folder directory is a warning
+	readOnly     bool     // the state db is only read: its directory need not be writable
 	warnings     []string // problems that do not fail the config
 }
 
@@ -127,6 +128,9 @@ func (v *validator) state(s *State, raw fileState) {
 		return
 	} else {
 		s.Path = v.abs(*raw.Path)
+	}
+	if v.readOnly {
+		return
 	}
 	if err := checkWritableDir(filepath.Dir(s.Path)); err != nil {
 		v.failKey("state.path", "%v", err)

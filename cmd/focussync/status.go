@@ -66,7 +66,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	}
 	// A folder whose directory is gone (an unmounted share) is when its status
 	// matters most: accept it, with a warning.
-	cfg, err := config.LoadWith(*cfgPath, config.Options{AllowMissingFolders: true})
+	cfg, err := config.LoadWith(*cfgPath, config.Options{AllowMissingFolders: true, ReadOnlyState: true})
 	if err != nil {
 		return err
 	}
