@@ -1,0 +1,112 @@
+package benchenv
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Mem is a process's resident memory, from /proc/<pid>/status.
+type Mem struct {
+	RSS int64 // VmRSS, bytes
+	HWM int64 // VmHWM (peak RSS), bytes
+}
+
+// ReadMem reads VmRSS and VmHWM of pid. It fails once the process has exited.
+func ReadMem(pid int) (Mem, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Mem{}, fmt.Errorf("read memory of pid %d: %w", pid, err)
+	}
+	var m Mem
+	found := 0
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		found++
+		if k == "VmRSS" {
+			m.RSS = n << 10
+		} else {
+			m.HWM = n << 10
+		}
+	}
+	if found < 2 {
+		return Mem{}, fmt.Errorf("read memory of pid %d: no VmRSS/VmHWM (exited?)", pid)
+	}
+	return m, nil
+}
+
+// clockTicks is USER_HZ, which Linux fixes at 100 on every architecture Go
+// supports.
+const clockTicks = 100
+
+// CPUSeconds reads the user and system CPU time of pid from /proc/<pid>/stat.
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time of pid %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: fields are counted after
+	// its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("read cpu time of pid %d: malformed stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After ")": state is field 3, utime field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read cpu time of pid %d: short stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("read cpu time of pid %d: bad utime/stime", pid)
+	}
+	return float64(ut+st) / clockTicks, nil
+}
+
+// Machine describes the machine: cores, CPU model, memory, Go version, kernel.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	memory := "unknown"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+	}
+	kernel := "unknown"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%d cores (nproc), %s, %s memory, %s, Linux %s", runtime.NumCPU(), model, memory, runtime.Version(), kernel)
+}
+
+// MiB formats bytes as MiB with one decimal.
+func MiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

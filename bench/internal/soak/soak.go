@@ -1,0 +1,285 @@
+// Package soak runs focussync's daemon for minutes against the emulator with
+// every fault on at once, while a workload changes two folders, then checks
+// that each task mirrors its folder exactly: no duplicate, no loss, no
+// hand-made attachment touched, every refused file reported.
+package soak
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/focus/focustest"
+)
+
+// Options configures a soak run.
+type Options struct {
+	Bin      string        // the focussync binary
+	Dir      string        // an empty scratch directory
+	Duration time.Duration // how long the workload and the faults go on
+	// Converge bounds the wait for convergence once the faults are off.
+	Converge time.Duration
+	Seed     int64
+	Log      io.Writer // progress lines; nil discards them
+}
+
+// The scene: folder a (recursive) mirrors into task 101, folder b into 102.
+const (
+	taskA = 101
+	taskB = 102
+	// quota is the emulator's request quota per window, per organization.
+	quota       = 40
+	quotaWindow = 20 * time.Second
+)
+
+// refused are files the emulator refuses (RejectNames "*.refused"); the
+// workload never touches them.
+var refused = []string{"a/blocked.refused", "b/doc.refused"}
+
+// handmade are attachments a person added in Focus; focussync must leave them be.
+var handmade = []struct {
+	task  int64
+	name  string
+	order int64
+}{
+	{taskA, "handmade-notes.txt", 5},
+	{taskA, "handmade-photo.png", 1 << 40},
+	{taskB, "handmade-invoice.pdf", 77},
+}
+
+// run is one soak in progress.
+type run struct {
+	opt    Options
+	env    *benchenv.Env
+	wl     *workload
+	rng    *rand.Rand
+	d      *benchenv.Daemon
+	fig    *Figures
+	settle bool // the current config's settle toggle, flipped by reloads
+	hand   []focustest.Stored
+	logs   []string // the tails of the daemons' logs
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.opt.Log != nil {
+		fmt.Fprintf(r.opt.Log, "%s soak: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+}
+
+// Run runs the soak and returns its figures. An error means the soak could not
+// run; failed checks are in Figures.Failures.
+func Run(ctx context.Context, opt Options) (*Figures, error) {
+	if opt.Converge <= 0 {
+		opt.Converge = 5 * time.Minute
+	}
+	env, err := benchenv.NewEnv(opt.Bin, opt.Dir, focustest.Options{Quota: quota, Window: quotaWindow})
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	r := &run{
+		opt: opt,
+		env: env,
+		wl:  newWorkload(opt.Dir, opt.Seed),
+		rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x63686173)),
+		fig: &Figures{Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
+	}
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	if err := r.chaos(ctx); err != nil {
+		return r.fig, err
+	}
+	if err := r.converge(ctx); err != nil {
+		return r.fig, err
+	}
+	r.tally()
+	return r.fig, nil
+}
+
+// setup writes the folders, the config and the hand-made attachments, and turns
+// the faults on.
+func (r *run) setup() error {
+	e := r.env
+	e.Folders = []benchenv.Folder{
+		{Path: filepath.Join(r.opt.Dir, "a"), Task: taskA, Extra: "recursive = true"},
+		{Path: filepath.Join(r.opt.Dir, "b"), Task: taskB},
+	}
+	addr, err := benchenv.FreePort()
+	if err != nil {
+		return err
+	}
+	e.StatusListen = addr
+	e.ExtraEnv = []string{"FOCUSSYNC_RETRY_INITIAL=200ms"}
+	if err := r.writeConfig(); err != nil {
+		return err
+	}
+	for _, p := range places {
+		if err := os.MkdirAll(filepath.Join(r.opt.Dir, filepath.FromSlash(p)), 0o755); err != nil {
+			return fmt.Errorf("soak setup: %w", err)
+		}
+	}
+	if err := r.wl.seed(); err != nil {
+		return fmt.Errorf("soak setup: %w", err)
+	}
+	for _, p := range refused {
+		if err := os.WriteFile(filepath.Join(r.opt.Dir, filepath.FromSlash(p)), []byte("the server refuses this file\n"), 0o644); err != nil {
+			return fmt.Errorf("soak setup: %w", err)
+		}
+	}
+	e.Srv.RejectNames("*.refused")
+	for i, h := range handmade {
+		content := []byte(strings.Repeat(fmt.Sprintf("hand-made attachment %d\n", i), 40+i))
+		a := e.Srv.Put(benchenv.Org, benchenv.Workspace, h.task, h.name, content, h.order)
+		r.hand = append(r.hand, r.storedByID(h.task, a.ID))
+	}
+	e.Srv.SetFaults(focustest.Faults{
+		ServerErrorRate:     0.06,
+		RateLimitRate:       0.04,
+		DropAfterCommitRate: 0.06,
+		RetryAfter:          time.Second,
+		Seed:                r.opt.Seed,
+	})
+	e.Srv.SetLatency(20 * time.Millisecond)
+	return nil
+}
+
+// writeConfig writes the config; settle alternates between two values at each
+// reload so that a SIGHUP really changes the running folders.
+func (r *run) writeConfig() error {
+	settle := "1s"
+	if r.settle {
+		settle = "1500ms"
+	}
+	r.env.Defaults = fmt.Sprintf("settle = %q\nrescan = \"15s\"\nverify = \"45s\"\n", settle)
+	return r.env.WriteConfig()
+}
+
+func (r *run) storedByID(task, id int64) focustest.Stored {
+	for _, s := range r.env.Srv.AllAttachments(task) {
+		if s.ID == id {
+			return s
+		}
+	}
+	return focustest.Stored{}
+}
+
+func (r *run) startDaemon(ctx context.Context) error {
+	d, err := r.env.StartDaemon(ctx)
+	if err != nil {
+		return err
+	}
+	r.d = d
+	return nil
+}
+
+// keepLog saves the tail of the current daemon's log.
+func (r *run) keepLog() {
+	if r.d != nil {
+		r.logs = append(r.logs, lastLines(r.d.Log(), 30))
+	}
+}
+
+// chaos runs the workload for the soak's duration while it kills, restarts and
+// reloads the daemon and varies the latency.
+func (r *run) chaos(ctx context.Context) error {
+	if err := r.startDaemon(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	end := start.Add(r.opt.Duration)
+	wctx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	nextKill := start.Add(r.jitter(15*time.Second, 45*time.Second))
+	nextHUP := start.Add(r.jitter(10*time.Second, 30*time.Second))
+	nextLatency := start.Add(10 * time.Second)
+	nextOp := start
+	lastReport := start
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if r.d.Exited() {
+			r.fig.UnexpectedExits++
+			r.keepLog()
+			r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("the daemon exited on its own at %s: %s",
+				now.Sub(start).Round(time.Second), lastLines(r.d.Log(), 5)))
+			if err := r.startDaemon(ctx); err != nil {
+				return err
+			}
+		}
+		switch {
+		case !now.Before(nextOp):
+			r.wl.step(wctx)
+			nextOp = now.Add(r.jitter(400*time.Millisecond, 1400*time.Millisecond))
+		case !now.Before(nextKill):
+			r.d.Kill()
+			r.keepLog()
+			r.fig.Kills++
+			time.Sleep(r.jitter(0, 1500*time.Millisecond))
+			if err := r.startDaemon(ctx); err != nil {
+				return err
+			}
+			nextKill = now.Add(r.jitter(15*time.Second, 45*time.Second))
+		case !now.Before(nextHUP):
+			r.settle = !r.settle
+			if err := r.writeConfig(); err != nil {
+				return err
+			}
+			_ = r.d.Signal(syscall.SIGHUP)
+			r.fig.Reloads++
+			nextHUP = now.Add(r.jitter(15*time.Second, 40*time.Second))
+		case !now.Before(nextLatency):
+			r.env.Srv.SetLatency(r.jitter(0, 120*time.Millisecond))
+			nextLatency = now.Add(r.jitter(5*time.Second, 15*time.Second))
+		default:
+			time.Sleep(20 * time.Millisecond)
+		}
+		if now.Sub(lastReport) >= 30*time.Second {
+			lastReport = now
+			r.logf("%s: %d ops, %d kills, %d reloads, %d requests", now.Sub(start).Round(time.Second),
+				sum(r.wl.opsCopy()), r.fig.Kills, r.fig.Reloads, len(r.env.Srv.Requests()))
+		}
+	}
+	stopWork()
+	r.wl.wait()
+	return nil
+}
+
+func (r *run) jitter(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(r.rng.Int64N(int64(hi-lo)+1))
+}
+
+func (w *workload) opsCopy() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := make(map[string]int, len(w.ops))
+	for k, v := range w.ops {
+		m[k] = v
+	}
+	return m
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/watcher"
+)
+
+// smallTree writes dirs directories of perDir small files under root.
+func smallTree(root string, dirs, perDir int) error {
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("dir%03d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for f := range perDir {
+			name := filepath.Join(dir, fmt.Sprintf("file%04d.txt", f))
+			if err := os.WriteFile(name, []byte(name), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkStat is the floor of a rescan: a bare WalkDir with one Lstat per entry.
+func walkStat(root string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// scanSection measures the rescan of an unchanged tree next to a bare walk,
+// then syncs the tree once and measures the memory of `sync` and of the idle
+// daemon tracking every file.
+func scanSection(ctx context.Context, bin, scratch string, quick bool, logf func(string, ...any)) (string, error) {
+	dirs := 100
+	if quick {
+		dirs = 20
+	}
+	const perDir = 1000
+	total := dirs * perDir
+	dir, err := os.MkdirTemp(scratch, "scan-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer env.Close()
+	logf("rescan: writing %d files", total)
+	if err := smallTree(env.Folder(), dirs, perDir); err != nil {
+		return "", err
+	}
+	opt := watcher.ScanOptions{Root: env.Folder(), Recursive: true, Settle: time.Millisecond, Now: time.Now().Add(time.Hour)}
+	first, err := watcher.Scan(ctx, opt)
+	if err != nil {
+		return "", err
+	}
+	if len(first.Files) != total {
+		return "", fmt.Errorf("first scan found %d files, want %d", len(first.Files), total)
+	}
+	var st watcher.ScanStats
+	opt.Stats = &st
+	opt.Cache = func(p string) (int64, time.Time, uint64, string, bool) {
+		f, ok := first.Files[p]
+		return f.Size, f.ModTime, f.Inode, f.Hash, ok
+	}
+	logf("rescan: timing")
+	var scans, walks []time.Duration
+	hashed := 0
+	for range 5 {
+		t := time.Now()
+		if _, err := watcher.Scan(ctx, opt); err != nil {
+			return "", err
+		}
+		scans = append(scans, time.Since(t))
+		hashed += st.Hashed
+		if st.Files != total {
+			return "", fmt.Errorf("rescan found %d files, want %d", st.Files, total)
+		}
+		t = time.Now()
+		n, err := walkStat(env.Folder())
+		if err != nil {
+			return "", err
+		}
+		walks = append(walks, time.Since(t))
+		if n != total+dirs+1 {
+			return "", fmt.Errorf("walk saw %d entries, want %d", n, total+dirs+1)
+		}
+	}
+	ms, mw := median(scans), median(walks)
+	var b strings.Builder
+	b.WriteString("| measure | figure |\n| --- | --- |\n")
+	fmt.Fprintf(&b, "| rescan of %d unchanged files in %d folders (watcher.Scan with a cache), median of 5 | %s |\n", total, dirs, ms.Round(time.Millisecond))
+	fmt.Fprintf(&b, "| bare filepath.WalkDir + Lstat of the same tree, median of 5 | %s |\n", mw.Round(time.Millisecond))
+	fmt.Fprintf(&b, "| ratio rescan / walk | **%.2f** |\n", ms.Seconds()/mw.Seconds())
+	fmt.Fprintf(&b, "| files hashed again over the 5 rescans (ScanStats.Hashed) | %d |\n", hashed)
+	if hashed != 0 {
+		return b.String(), fmt.Errorf("a rescan of unchanged files hashed %d files", hashed)
+	}
+
+	// Sync the tree once, then watch the idle daemon's memory.
+	env.Folders[0].Extra = "recursive = true"
+	if env.StatusListen, err = benchenv.FreePort(); err != nil {
+		return "", err
+	}
+	if err := env.WriteConfig(); err != nil {
+		return "", err
+	}
+	logf("memory: focussync sync of %d files", total)
+	r, err := env.Run(ctx, true, "sync")
+	if err != nil {
+		return "", err
+	}
+	if r.Code != 0 {
+		return "", fmt.Errorf("sync of %d files: %v", total, r)
+	}
+	if n := len(env.Srv.Attachments(env.Task())); n != total {
+		return "", fmt.Errorf("sync of %d files made %d attachments", total, n)
+	}
+	fmt.Fprintf(&b, "| `focussync sync` of the %d files (quota 0): wall time, peak RSS | %s, %s |\n", total, r.Wall.Round(100*time.Millisecond), benchenv.MiB(r.PeakRSS))
+	logf("memory: idle daemon over %d tracked files", total)
+	_, _, mem, err := idleDaemon(ctx, env, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "| idle daemon (`run`) tracking %d files, 10 s after its first pass: VmRSS / VmHWM | %s / %s |\n", total, benchenv.MiB(mem.RSS), benchenv.MiB(mem.HWM))
+	return b.String(), nil
+}
+
+// bigFileSection measures the peak RSS of `sync` uploading one large sparse file.
+func bigFileSection(ctx context.Context, bin, scratch string, quick bool, logf func(string, ...any)) (string, error) {
+	size := int64(2) << 30
+	if quick {
+		size = 512 << 20
+	}
+	dir, err := os.MkdirTemp(scratch, "bigfile-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer env.Close()
+	if err := env.WriteConfig(); err != nil {
+		return "", err
+	}
+	f, err := os.Create(filepath.Join(env.Folder(), "big.img"))
+	if err != nil {
+		return "", err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	logf("memory: sync of a %s sparse file", benchenv.MiB(size))
+	r, err := env.Run(ctx, true, "sync")
+	if err != nil {
+		return "", err
+	}
+	if r.Code != 0 {
+		return "", fmt.Errorf("sync of a large file: %v", r)
+	}
+	got := env.Srv.Attachments(env.Task())
+	if len(got) != 1 || got[0].Size != size {
+		return "", fmt.Errorf("sync of a large file: attachments %+v", got)
+	}
+	return fmt.Sprintf("| `focussync sync` of one %s file (sparse): peak RSS (VmHWM), wall time | **%s**, %s |\n",
+		benchenv.MiB(size), benchenv.MiB(r.PeakRSS), r.Wall.Round(100*time.Millisecond)), nil
+}

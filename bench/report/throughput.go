@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/bench/internal/naive"
+	"github.com/focussync/focussync/focus/focustest"
+)
+
+// treeSpec describes the files of an initial sync.
+type treeSpec struct {
+	label  string
+	count  int
+	lo, hi int64 // size range (log-uniform); lo == hi for fixed sizes
+	seed   uint64
+}
+
+// initialResult is one initial sync next to its floor.
+type initialResult struct {
+	spec             treeSpec
+	files            int
+	bytes            int64
+	ours, hash, bare time.Duration
+	peakRSS          int64
+	requests         int
+}
+
+func (r initialResult) row() string {
+	floor := r.hash + r.bare
+	return fmt.Sprintf("| %s | %d files, %s | %s | %s + %s = %s | **%.2f** | %s | %d |",
+		r.spec.label, r.files, benchenv.MiB(r.bytes), r.ours.Round(10*time.Millisecond),
+		r.hash.Round(10*time.Millisecond), r.bare.Round(10*time.Millisecond), floor.Round(10*time.Millisecond),
+		r.ours.Seconds()/floor.Seconds(), benchenv.MiB(r.peakRSS), r.requests)
+}
+
+// makeTree writes spec's files into dir and returns them sorted.
+func makeTree(dir string, spec treeSpec) ([]naive.BareFile, int64, error) {
+	rng := rand.New(rand.NewPCG(spec.seed, 3))
+	var files []naive.BareFile
+	var total int64
+	for i := range spec.count {
+		size := spec.lo
+		if spec.hi > spec.lo {
+			size = benchenv.LogUniformSize(rng, spec.lo, spec.hi)
+		}
+		name := fmt.Sprintf("file%05d.bin", i)
+		p := filepath.Join(dir, name)
+		if err := benchenv.WriteRandom(p, size, rng); err != nil {
+			return nil, 0, err
+		}
+		files = append(files, naive.BareFile{Path: p, Name: name})
+		total += size
+	}
+	return files, total, nil
+}
+
+// hashAll reads and hashes every file with as many workers as the scanner uses
+// (min(4, GOMAXPROCS)).
+func hashAll(files []naive.BareFile) (time.Duration, error) {
+	start := time.Now()
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	workers := min(4, max(1, runtimeProcs()))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				if _, err := benchenv.HashFile(p); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, f := range files {
+		jobs <- f.Path
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start), firstErr
+}
+
+// initialSync measures `focussync sync` over a fresh tree, then the floor. With
+// keep, the env is returned open for the idle measurement; else it is closed.
+func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf func(string, ...any)) (initialResult, *benchenv.Env, error) {
+	res := initialResult{spec: spec}
+	dir, err := os.MkdirTemp(scratch, "initial-")
+	if err != nil {
+		return res, nil, err
+	}
+	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
+	if err != nil {
+		return res, nil, err
+	}
+	fail := func(err error) (initialResult, *benchenv.Env, error) {
+		env.Close()
+		os.RemoveAll(dir)
+		return res, nil, err
+	}
+	if env.StatusListen, err = benchenv.FreePort(); err != nil {
+		return fail(err)
+	}
+	if err := env.WriteConfig(); err != nil {
+		return fail(err)
+	}
+	logf("initial sync %s: writing %d files", spec.label, spec.count)
+	files, total, err := makeTree(env.Folder(), spec)
+	if err != nil {
+		return fail(err)
+	}
+	res.files, res.bytes = len(files), total
+
+	// The floor first, then focussync, then the floor's upload again: the
+	// better of the two floor uploads counts, so that a busy moment of the
+	// machine does not flatter the ratio.
+	logf("initial sync %s: floor (hash, bare uploads)", spec.label)
+	if res.hash, err = hashAll(files); err != nil {
+		return fail(err)
+	}
+	if res.bare, err = bareUpload(ctx, files); err != nil {
+		return fail(err)
+	}
+	logf("initial sync %s: focussync sync", spec.label)
+	r, err := env.Run(ctx, true, "sync")
+	if err != nil {
+		return fail(err)
+	}
+	if r.Code != 0 {
+		return fail(fmt.Errorf("initial sync %s: %v", spec.label, r))
+	}
+	res.ours, res.peakRSS = r.Wall, r.PeakRSS
+	res.requests = len(env.Srv.Requests())
+	if h, err := hashAll(files); err == nil && h < res.hash {
+		res.hash = h
+	}
+	if b, err := bareUpload(ctx, files); err == nil && b < res.bare {
+		res.bare = b
+	}
+	got := env.Srv.Attachments(env.Task())
+	if len(got) != len(files) {
+		return fail(fmt.Errorf("initial sync %s: %d attachments for %d files", spec.label, len(got), len(files)))
+	}
+	return res, env, nil
+}
+
+// bareUpload sends the files to a fresh emulator in bulk creates of 10.
+func bareUpload(ctx context.Context, files []naive.BareFile) (time.Duration, error) {
+	srv := focustest.NewServer(focustest.Options{Token: benchenv.Token})
+	defer srv.Close()
+	start := time.Now()
+	err := naive.BareBulk(ctx, srv.Client(), srv.URL, benchenv.Org, benchenv.Workspace, 101, benchenv.Token, files)
+	return time.Since(start), err
+}
+
+// idleDaemon runs `focussync run` over env's synced folder and measures its CPU
+// time and requests over spell once it is idle, and its memory.
+func idleDaemon(ctx context.Context, env *benchenv.Env, spell time.Duration) (cpu float64, requests int, mem benchenv.Mem, err error) {
+	start := time.Now()
+	d, err := env.StartDaemon(ctx)
+	if err != nil {
+		return 0, 0, mem, err
+	}
+	defer func() {
+		if code, serr := d.Stop(time.Minute); err == nil && (serr != nil || code != 0) {
+			err = fmt.Errorf("daemon stop: exit %d, %v", code, serr)
+		}
+	}()
+	if _, err = d.WaitIdle(ctx, start, 10*time.Minute); err != nil {
+		return 0, 0, mem, err
+	}
+	mark := env.Mark()
+	c0, err := benchenv.CPUSeconds(d.Pid())
+	if err != nil {
+		return 0, 0, mem, err
+	}
+	sleepCtx(ctx, spell)
+	c1, err := benchenv.CPUSeconds(d.Pid())
+	if err != nil {
+		return 0, 0, mem, err
+	}
+	mem, err = benchenv.ReadMem(d.Pid())
+	return c1 - c0, benchenv.Total(env.Since(mark)), mem, err
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// percentile returns the p-th percentile (nearest rank) of d.
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	k := int(float64(len(s))*p+0.999999) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
