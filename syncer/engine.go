@@ -168,6 +168,11 @@ type Engine struct {
 	HashWorkers int
 	// Metrics, when set, counts requests and transfers.
 	Metrics *Metrics
+	// MaxUploads bounds the uploads in flight at once across all folders (0: 2),
+	// so that many folders do not saturate the link or the disk together.
+	MaxUploads int
+	uploadOnce sync.Once
+	uploadSem  chan struct{}
 
 	mu      sync.Mutex
 	budgets map[int64]*Budget
@@ -204,6 +209,23 @@ func (e *Engine) Budget(org int64) *Budget {
 		e.budgets[org] = b
 	}
 	return b
+}
+
+// uploadSlot takes one of the MaxUploads slots, or returns ctx.Err().
+func (e *Engine) uploadSlot(ctx context.Context) (release func(), err error) {
+	e.uploadOnce.Do(func() {
+		n := e.MaxUploads
+		if n <= 0 {
+			n = 2
+		}
+		e.uploadSem = make(chan struct{}, n)
+	})
+	select {
+	case e.uploadSem <- struct{}{}:
+		return func() { <-e.uploadSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *Engine) now() time.Time {

@@ -86,7 +86,11 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		ep = focus.EndpointCreate
 	}
 	err := p.call(ctx, PriorityUpload, ep, func(ctx context.Context) error {
-		var err error
+		release, err := p.e.uploadSlot(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
 		if len(ups) == 1 {
 			var a focus.Attachment
 			a, err = p.e.Client.Create(ctx, p.f.Task, ups[0])
