@@ -252,6 +252,8 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 	lastCost := math.MaxInt
 	settleWaits := 0
 	for round := 0; round < maxPasses; round++ {
+		// Each round retries what failed before: only the last round's failures count.
+		p.res.Failed, p.failed = nil, nil
 		plan, err := p.plan(ctx)
 		if err != nil || plan == nil {
 			return res, err
@@ -298,6 +300,7 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 			return res, err
 		}
 	}
+	p.res.Failed, p.failed = nil, nil
 	plan, err := p.plan(ctx)
 	if err != nil || plan == nil {
 		return res, err

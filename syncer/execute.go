@@ -130,9 +130,10 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		return p.refuse(files[0], err)
 	case kind == focus.KindInvalid:
 		return p.split(ctx, files, err)
-	case errors.Is(err, focus.ErrFileChanged):
-		// The next round scans again; the file waits until it settles.
-		p.log.Info("file changed during upload; it follows once it settles", "files", batchName(files))
+	case errors.Is(err, focus.ErrFileChanged) || !isAPIError(err):
+		// The file changed, vanished or could not be opened under the upload: the
+		// next round scans again (a file that keeps failing is reported then).
+		p.log.Info("a file changed during the upload; the next round looks again", "files", batchName(files), "err", err)
 		return nil
 	default:
 		for _, f := range files {
@@ -140,6 +141,13 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		}
 		return nil
 	}
+}
+
+// isAPIError reports whether err is an answer (or a failure to get one) from the
+// API, as opposed to a problem with a local file.
+func isAPIError(err error) bool {
+	var fe *focus.Error
+	return errors.As(err, &fe)
 }
 
 // split isolates the file(s) the server refused in a batch: when the message names

@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/watcher"
 )
 
 // The end-to-end tests run the real binary, built once, against the emulator.
@@ -237,10 +237,11 @@ func writes(m map[focus.Endpoint]int) int {
 // assertMirrors checks that the task holds exactly one attachment per file in the
 // folder (ignoring skipped names), with the file's content, and none twice.
 func (e *env) assertMirrors() {
+
 	e.t.Helper()
 	want := map[string]string{}
 	err := filepath.WalkDir(e.folder, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+		if err != nil || d.IsDir() || watcher.IgnoredByDefault(d.Name()) {
 			return err
 		}
 		b, err := os.ReadFile(p)
@@ -249,7 +250,7 @@ func (e *env) assertMirrors() {
 		}
 		rel, _ := filepath.Rel(e.folder, p)
 		sum := sha256.Sum256(b)
-		want[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		want[watcher.RemoteName(filepath.ToSlash(rel))] = hex.EncodeToString(sum[:])
 		return nil
 	})
 	if err != nil {

@@ -202,3 +202,34 @@ func TestSync_AdoptsAfterStateLoss(t *testing.T) {
 		t.Errorf("attachments = %d, want 15", len(e.attachments()))
 	}
 }
+
+func TestSync_OddFiles(t *testing.T) {
+	e := newEnv(t)
+	e.write("caf\xe9 menu.txt", "latin-1 name")
+	e.write("empty.txt", "")
+	e.write("ünïcødé €.txt", "utf-8 name")
+	e.write("~$lock.docx", "office lock file: ignored")
+	e.write(".hidden", "dotfile: ignored")
+	e.sync()
+	e.assertMirrors()
+	if !e.attachmentNamed("caf\uFFFD menu.txt") {
+		t.Errorf("the non-UTF-8 name is not shown with U+FFFD: %v", e.names())
+	}
+	if len(e.attachments()) != 3 {
+		t.Errorf("attachments = %v, want 3 (temporary and dotfiles ignored)", e.names())
+	}
+	m := e.mark()
+	e.sync()
+	if n := len(e.srv.Requests()) - m; n != 0 {
+		t.Errorf("idle sync after odd names sent %d requests", n)
+	}
+	if err := os.Rename(filepath.Join(e.folder, "caf\xe9 menu.txt"), filepath.Join(e.folder, "menu.txt")); err != nil {
+		t.Fatal(err)
+	}
+	m = e.mark()
+	e.sync()
+	if got := e.requests(m); got[focus.EndpointUpdate] != 1 || writes(got) != 1 {
+		t.Errorf("rename of a non-UTF-8 name sent %v", got)
+	}
+	e.assertMirrors()
+}

@@ -1,0 +1,103 @@
+package syncer_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/syncer"
+)
+
+// engineEnv is an engine on a real state db, talking to the emulator.
+type engineEnv struct {
+	srv    *focustest.Server
+	engine *syncer.Engine
+	folder syncer.Folder
+}
+
+func newEngineEnv(t *testing.T) *engineEnv {
+	t.Helper()
+	srv := focustest.NewServer(focustest.Options{Token: "tok"})
+	t.Cleanup(srv.Close)
+	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := syncer.NewEngine(c, st, nil)
+	e.RetryInitial = time.Millisecond
+	dir := t.TempDir()
+	return &engineEnv{srv: srv, engine: e, folder: syncer.Folder{
+		Path: dir, Task: focus.Task{OrganizationID: 1, WorkspaceID: 2, TaskID: 3},
+		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDeletePercent: 50,
+	}}
+}
+
+func (e *engineEnv) write(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.folder.Path, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEngine_FileVanishesMidUpload(t *testing.T) {
+	e := newEngineEnv(t)
+	e.write(t, "stays.txt", "stays")
+	e.write(t, "vanishes.txt", "vanishes before its upload")
+	gone := false
+	opt := syncer.PassOptions{WaitSettle: true, Progress: func(p syncer.Progress) {
+		// Called just before each upload request: the file goes away under it.
+		if !gone && p.Current != "" {
+			gone = true
+			os.Remove(filepath.Join(e.folder.Path, "vanishes.txt"))
+		}
+	}}
+	res, err := e.engine.Sync(context.Background(), e.folder, opt)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if !gone {
+		t.Fatalf("the file was never removed: the test proves nothing")
+	}
+	got := e.srv.Attachments(3)
+	if len(got) != 1 || got[0].Name != "stays.txt" {
+		t.Fatalf("attachments = %+v, want only stays.txt", got)
+	}
+	if !res.Converged() {
+		t.Errorf("a vanished file must not leave the folder failing: %+v", res.Failed)
+	}
+	// Nothing is left to do.
+	res, err = e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{})
+	if err != nil || res.WriteRequests() != 0 {
+		t.Errorf("second sync: %v, %d writes", err, res.WriteRequests())
+	}
+}
+
+func TestEngine_FileGrowsMidUpload(t *testing.T) {
+	e := newEngineEnv(t)
+	e.write(t, "log.txt", "first line\n")
+	grown := false
+	opt := syncer.PassOptions{WaitSettle: true, Progress: func(p syncer.Progress) {
+		if !grown && p.Current != "" {
+			grown = true
+			e.write(t, "log.txt", "first line\nsecond line, written during the upload\n")
+		}
+	}}
+	if _, err := e.engine.Sync(context.Background(), e.folder, opt); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	got := e.srv.Attachments(3)
+	want := int64(len("first line\nsecond line, written during the upload\n"))
+	if len(got) != 1 || got[0].Size != want {
+		t.Fatalf("attachments = %+v, want one log.txt of %d bytes (the new version)", got, want)
+	}
+}
