@@ -26,8 +26,7 @@ func runCheck(_ context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "check", "check --config FILE\n\n"+
 		"Validates the config file (keys, values, folders, state directory) and the API token,\n"+
 		"then prints a summary. Exits 1 naming each problem's line and key.")
-	cfgPath := fs.String("config", "", "config file (TOML)")
-	fs.StringVar(cfgPath, "c", "", "shorthand for --config")
+	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

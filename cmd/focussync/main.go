@@ -123,6 +123,13 @@ func newFlagSet(a *app, name, usage string) *flag.FlagSet {
 	return fs
 }
 
+// configFlag adds --config (and its shorthand -c) to a command's flags.
+func configFlag(fs *flag.FlagSet) *string {
+	p := fs.String("config", "", "config file (TOML)")
+	fs.StringVar(p, "c", "", "shorthand for --config")
+	return p
+}
+
 // parseFlags parses args and turns flag errors into usage errors. Positional
 // arguments are refused.
 func parseFlags(fs *flag.FlagSet, args []string) error {

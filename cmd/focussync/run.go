@@ -23,8 +23,7 @@ func runRun(ctx context.Context, a *app, args []string) error {
 		"Runs the daemon in the foreground: watches every folder and keeps its task in\n"+
 		"sync. SIGINT or SIGTERM stop it cleanly; SIGHUP reloads the config and the token.\n"+
 		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise.")
-	cfgPath := fs.String("config", "", "config file (TOML)")
-	fs.StringVar(cfgPath, "c", "", "shorthand for --config")
+	cfgPath := configFlag(fs)
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -55,8 +55,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 		"Asks the running daemon for its status ([status] listen) and prints one row per\n"+
 		"folder, the files that failed and the API quota. When the daemon does not answer,\n"+
 		"prints what the state db records instead. Exits 1 when no status could be read.")
-	cfgPath := flags.String("config", "", "config file (TOML)")
-	flags.StringVar(cfgPath, "c", "", "shorthand for --config")
+	cfgPath := configFlag(flags)
 	asJSON := flags.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(flags, args); err != nil {
 		return err

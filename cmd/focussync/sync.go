@@ -23,8 +23,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 		"prints a summary. Exits 0 when every folder converged, 1 when anything could not be\n"+
 		"synced (each file is named with the reason). --dry-run prints the plan and its\n"+
 		"request cost and sends no write.")
-	cfgPath := fs.String("config", "", "config file (TOML)")
-	fs.StringVar(cfgPath, "c", "", "shorthand for --config")
+	cfgPath := configFlag(fs)
 	dry := fs.Bool("dry-run", false, "print the plan and its request cost; send no write")
 	allowMass := fs.Bool("allow-mass-delete", false, "confirm deletes held back by max_delete")
 	verbose := fs.Bool("v", false, "debug logging")
