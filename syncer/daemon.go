@@ -44,7 +44,7 @@ type Daemon struct {
 	ctx      context.Context
 	paused   string        // why all work is paused (401); "" when running
 	resume   chan struct{} // closed when the pause ends
-	passSecs []float64     // the last pass durations, for /metrics
+	passes   Histogram     // pass durations, for /metrics
 }
 
 // NewDaemon returns a daemon over engine.
@@ -61,6 +61,7 @@ func NewDaemon(engine *Engine, log *slog.Logger, version string) *Daemon {
 		ScarceDebounce: 30 * time.Second,
 		RootCheck:      5 * time.Second,
 		workers:        map[state.FolderKey]*worker{},
+		passes:         NewHistogram(PassBuckets),
 	}
 }
 
@@ -160,7 +161,7 @@ func (d *Daemon) pausedCh() <-chan struct{} {
 func (d *Daemon) Status() Status {
 	d.mu.Lock()
 	st := Status{Version: d.version, Started: d.started, Uptime: time.Since(d.started).Round(time.Second).String(), Paused: d.paused}
-	st.PassSeconds = append([]float64(nil), d.passSecs...)
+	st.PassDurations = d.passes.Clone()
 	orgs := map[int64]bool{}
 	for _, w := range d.workers {
 		w.mu.Lock()
@@ -186,10 +187,7 @@ func (d *Daemon) Status() Status {
 func (d *Daemon) recordPass(dur time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.passSecs = append(d.passSecs, dur.Seconds())
-	if len(d.passSecs) > 256 {
-		d.passSecs = d.passSecs[len(d.passSecs)-256:]
-	}
+	d.passes.Observe(dur.Seconds())
 }
 
 func sameFolder(a, b DaemonFolder) bool {

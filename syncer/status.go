@@ -12,8 +12,42 @@ type Status struct {
 	Folders []FolderStatus  `json:"folders"`
 	Quota   []QuotaStatus   `json:"quota"`
 	Metrics MetricsSnapshot `json:"-"`
-	// PassDurations are the durations of the last passes, for /metrics.
-	PassSeconds []float64 `json:"-"`
+	// PassDurations counts the durations of every pass since the start, for /metrics.
+	PassDurations Histogram `json:"-"`
+}
+
+// PassBuckets are the upper bounds, in seconds, of the pass duration histogram.
+var PassBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// Histogram counts observations in buckets, cumulatively over the process's life
+// (the Prometheus histogram: Counts[i] is the number of observations <= Bounds[i]).
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// NewHistogram returns an empty histogram over bounds.
+func NewHistogram(bounds []float64) Histogram {
+	return Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds))}
+}
+
+// Observe adds one observation.
+func (h *Histogram) Observe(v float64) {
+	h.Count++
+	h.Sum += v
+	for i, le := range h.Bounds {
+		if v <= le {
+			h.Counts[i]++
+		}
+	}
+}
+
+// Clone returns a copy that does not share the counts.
+func (h Histogram) Clone() Histogram {
+	h.Counts = append([]uint64(nil), h.Counts...)
+	return h
 }
 
 // FolderStatus is one folder's state.

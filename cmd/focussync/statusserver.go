@@ -120,8 +120,6 @@ func statusHandler(src func() syncer.Status) http.Handler {
 // metricsContentType is the Prometheus text exposition format, version 0.0.4.
 const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// passBuckets are the upper bounds, in seconds, of the pass duration histogram.
-var passBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
 // writeMetrics appends st in the Prometheus text format to b. now is the time the
 // uptime and the quota resets are measured from.
@@ -192,23 +190,14 @@ func writeMetrics(b []byte, st syncer.Status, now time.Time) []byte {
 		}
 	}
 
-	m.family("focussync_pass_duration_seconds", "histogram", "Durations of the recent passes kept in memory (the last 256).")
-	counts := make([]int, len(passBuckets))
-	sum := 0.0
-	for _, s := range st.PassSeconds {
-		sum += s
-		for i, le := range passBuckets {
-			if s <= le {
-				counts[i]++
-			}
-		}
+	m.family("focussync_pass_duration_seconds", "histogram", "Durations of the sync passes since the daemon started.")
+	h := st.PassDurations
+	for i, le := range h.Bounds {
+		m.sample("focussync_pass_duration_seconds_bucket", []string{"le", formatFloat(le)}, float64(h.Counts[i]))
 	}
-	for i, le := range passBuckets {
-		m.sample("focussync_pass_duration_seconds_bucket", []string{"le", formatFloat(le)}, float64(counts[i]))
-	}
-	m.sample("focussync_pass_duration_seconds_bucket", []string{"le", "+Inf"}, float64(len(st.PassSeconds)))
-	m.sample("focussync_pass_duration_seconds_sum", nil, sum)
-	m.sample("focussync_pass_duration_seconds_count", nil, float64(len(st.PassSeconds)))
+	m.sample("focussync_pass_duration_seconds_bucket", []string{"le", "+Inf"}, float64(h.Count))
+	m.sample("focussync_pass_duration_seconds_sum", nil, h.Sum)
+	m.sample("focussync_pass_duration_seconds_count", nil, float64(h.Count))
 	return m.b
 }
 

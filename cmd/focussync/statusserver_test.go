@@ -50,7 +50,7 @@ func sampleStatus(now time.Time) syncer.Status {
 			},
 			Uploads: 25, Bytes: 123456789, Retries: 1,
 		},
-		PassSeconds: []float64{0.004, 0.3, 2, 400},
+		PassDurations: passHistogram(0.004, 0.3, 2, 400),
 	}
 }
 
@@ -108,8 +108,8 @@ func TestStatusServer_StatusJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("decode /status: %v\n%s", err, body)
 	}
-	// Metrics and PassSeconds are for /metrics only.
-	want.Metrics, want.PassSeconds = syncer.MetricsSnapshot{}, nil
+	// Metrics and PassDurations are for /metrics only.
+	want.Metrics, want.PassDurations = syncer.MetricsSnapshot{}, syncer.Histogram{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("/status round trip:\ngot  %+v\nwant %+v", got, want)
 	}
@@ -389,4 +389,12 @@ func TestStatusExposed(t *testing.T) {
 			t.Errorf("statusExposed(%q) = %t, want %t", listen, got, want)
 		}
 	}
+}
+
+func passHistogram(secs ...float64) syncer.Histogram {
+	h := syncer.NewHistogram(syncer.PassBuckets)
+	for _, s := range secs {
+		h.Observe(s)
+	}
+	return h
 }
