@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,13 +30,35 @@ func runRun(ctx context.Context, a *app, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	daemon := func(ctx context.Context) error { return runDaemon(ctx, a, *cfgPath, *verbose) }
-	// Under the Windows service manager the daemon runs through it; elsewhere
-	// (systemd, launchd, a terminal) the process handles its own signals.
-	if handled, err := runUnderServiceManager(daemon); handled {
+	// Under the Windows service manager the daemon runs through it, with no console:
+	// its log goes to a file. Elsewhere (systemd, launchd, a terminal) the process
+	// handles its own signals and logs to stderr.
+	handled, err := runUnderServiceManager(func(ctx context.Context) error {
+		f, err := openServiceLog()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return runDaemon(ctx, &app{stdout: f, stderr: f}, *cfgPath, *verbose)
+	})
+	if handled {
 		return err
 	}
-	return daemon(ctx)
+	return runDaemon(ctx, a, *cfgPath, *verbose)
+}
+
+// openServiceLog opens the log file of a Windows service: focussync.log beside the
+// default state db (%ProgramData%\focussync).
+func openServiceLog() (*os.File, error) {
+	dir := filepath.Dir(config.DefaultStatePath())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("service log: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "focussync.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("service log: %w", err)
+	}
+	return f, nil
 }
 
 // runDaemon runs the daemon until ctx ends.
