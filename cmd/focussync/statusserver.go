@@ -120,7 +120,6 @@ func statusHandler(src func() syncer.Status) http.Handler {
 // metricsContentType is the Prometheus text exposition format, version 0.0.4.
 const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-
 // writeMetrics appends st in the Prometheus text format to b. now is the time the
 // uptime and the quota resets are measured from.
 func writeMetrics(b []byte, st syncer.Status, now time.Time) []byte {
