@@ -38,13 +38,13 @@ type Daemon struct {
 	// RootCheck is how often a watcher checks its folder's root.
 	RootCheck time.Duration
 
-	mu       sync.Mutex
-	workers  map[state.FolderKey]*worker
-	wg       sync.WaitGroup
-	ctx      context.Context
-	paused   string        // why all work is paused (401); "" when running
-	resume   chan struct{} // closed when the pause ends
-	passes   Histogram     // pass durations, for /metrics
+	mu      sync.Mutex
+	workers map[state.FolderKey]*worker
+	wg      sync.WaitGroup
+	ctx     context.Context
+	paused  string        // why all work is paused (401); "" when running
+	resume  chan struct{} // closed when the pause ends
+	passes  Histogram     // pass durations, for /metrics
 }
 
 // NewDaemon returns a daemon over engine.
