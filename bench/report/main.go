@@ -189,7 +189,7 @@ func initialSection(ctx context.Context, bin, scratch string, quick bool, seed i
 	idleSpell := time.Minute
 	if quick {
 		many.count, many.label = 2000, "2,000 files of 1 KB to 1 MB (log-uniform sizes)"
-		large.count, large.label = 2, "256 MiB in 2 files of 128 MiB"
+		large.count, large.lo, large.hi, large.label = 2, 128<<20, 128<<20, "256 MiB in 2 files of 128 MiB"
 		idleSpell = 20 * time.Second
 	}
 	var b strings.Builder
@@ -240,7 +240,7 @@ const soakIntro = "`focussync run` against the emulator with every fault at once
 const initialIntro = "A fresh task, the emulator without latency and with an unlimited quota. The floor is what the same work costs without focussync: " +
 	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by a bare loop of HTTP requests " +
 	"(bench/internal/naive.BareBulk) to a fresh emulator. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
-	"Then the daemon runs over the synced 10,000 files: after its first pass, its CPU time and the requests it sends are counted for a minute."
+	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
 const rescanIntro = "A tree of 100 folders of 1,000 small files. The rescan is watcher.Scan with a cache from the previous snapshot (what the daemon does on every pass); " +
 	"the floor is a bare filepath.WalkDir with one Lstat per entry. Then the tree is synced once (quota 0) and the daemon runs over it: its memory once idle."
@@ -249,4 +249,4 @@ const bigIntro = "One sparse file uploaded by `focussync sync` (max_file_size ra
 	"The upload is streamed: memory must not grow with the file."
 
 const latencyIntro = "A running daemon with settle = 1s; files are written one at a time, 300 ms apart after each upload; the time from each file's close until the emulator holds its attachment, " +
-	"minus settle. What remains is the daemon's debounce after a change (1 s by default, so that files dropped together go up together), the settle check's granularity, the scan and the upload."
+	"minus settle. The daemon's debounce after a change (1 s, so that files dropped together go up together) runs while the file settles; what remains is the timer's granularity, the scan and the upload."

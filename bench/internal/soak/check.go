@@ -100,6 +100,9 @@ func (r *run) converge(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := r.probe(ctx, time.Since(start)); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("not converged %s after the faults stopped: folder a: %v; folder b: %v; status err %v, refused reported %v, idle %v",
 				r.opt.Converge, da, db, stErr, refusedReported(st), allIdle(st)))
@@ -237,6 +240,7 @@ type Figures struct {
 	Kills           int                    // SIGKILLs (each followed by a restart)
 	Reloads         int                    // SIGHUPs with a changed config
 	UnexpectedExits int
+	Hangs           int // times the daemon stopped answering and was dumped and restarted
 
 	Converged    bool
 	ConvergeTime time.Duration // from faults off to converged
@@ -300,6 +304,7 @@ func (f *Figures) Markdown() string {
 	row("daemon restarts (SIGKILL at random moments)", strconv.Itoa(f.Kills))
 	row("config reloads (SIGHUP, settle changed)", strconv.Itoa(f.Reloads))
 	row("unexpected daemon exits", strconv.Itoa(f.UnexpectedExits))
+	row("daemon hangs (/status silent for 15 s; goroutines dumped, restarted)", strconv.Itoa(f.Hangs))
 	row("requests by endpoint", breakdown(f.Requests))
 	row("requests while faults were on", strconv.Itoa(f.ChaosRequests))
 	row("converged after faults off", fmt.Sprintf("%v, in %s", f.Converged, f.ConvergeTime.Round(time.Second)))

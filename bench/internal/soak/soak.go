@@ -65,7 +65,9 @@ type run struct {
 	fig    *Figures
 	settle bool // the current config's settle toggle, flipped by reloads
 	hand   []focustest.Stored
-	logs   []string // the tails of the daemons' logs
+	// probeFails counts the status probes in a row that got no answer.
+	probeFails int
+	logs       []string // the tails of the daemons' logs
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -202,6 +204,7 @@ func (r *run) chaos(ctx context.Context) error {
 	nextHUP := start.Add(r.jitter(10*time.Second, 30*time.Second))
 	nextLatency := start.Add(10 * time.Second)
 	nextOp := start
+	nextProbe := start.Add(probeEvery)
 	lastReport := start
 	for now := time.Now(); now.Before(end); now = time.Now() {
 		if ctx.Err() != nil {
@@ -213,6 +216,12 @@ func (r *run) chaos(ctx context.Context) error {
 			r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("the daemon exited on its own at %s: %s",
 				now.Sub(start).Round(time.Second), lastLines(r.d.Log(), 5)))
 			if err := r.startDaemon(ctx); err != nil {
+				return err
+			}
+		}
+		if !now.Before(nextProbe) {
+			nextProbe = now.Add(probeEvery)
+			if err := r.probe(ctx, now.Sub(start)); err != nil {
 				return err
 			}
 		}
@@ -252,6 +261,51 @@ func (r *run) chaos(ctx context.Context) error {
 	stopWork()
 	r.wl.wait()
 	return nil
+}
+
+// probeEvery is how often the soak checks that the daemon answers /status.
+const probeEvery = 5 * time.Second
+
+// hungAfter is how many probes in a row may fail before the daemon is taken
+// for hung.
+const hungAfter = 3
+
+// probe asks the daemon for its status. After hungAfter failures in a row it
+// records a hang, makes the daemon dump its goroutines (SIGQUIT), keeps the
+// dump and starts a new daemon.
+func (r *run) probe(ctx context.Context, at time.Duration) error {
+	if r.d.Exited() {
+		return nil
+	}
+	if _, err := r.d.Status(ctx); err == nil {
+		r.probeFails = 0
+		return nil
+	}
+	r.probeFails++
+	if r.probeFails < hungAfter {
+		return nil
+	}
+	r.probeFails = 0
+	r.fig.Hangs++
+	_ = r.d.Signal(syscall.SIGQUIT)
+	deadline := time.Now().Add(15 * time.Second)
+	for !r.d.Exited() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !r.d.Exited() {
+		r.d.Kill()
+	}
+	dump := r.d.Log()
+	if i := strings.Index(dump, "SIGQUIT"); i >= 0 {
+		dump = dump[i:]
+	}
+	r.logs = append(r.logs, dump)
+	if len(r.fig.Failures) < 20 {
+		r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("the daemon stopped answering /status at %s (no answer for %d probes %s apart); goroutine dump (SIGQUIT) kept with the daemon logs",
+			at.Round(time.Second), hungAfter, probeEvery))
+	}
+	r.logf("daemon hung at %s; dumped its goroutines and restarted it", at.Round(time.Second))
+	return r.startDaemon(ctx)
 }
 
 func (r *run) jitter(lo, hi time.Duration) time.Duration {
