@@ -829,3 +829,61 @@ func TestAdversarial_VerifyDoesNotAdoptHandMadeForNewFile(t *testing.T) {
 		t.Errorf("removing the local notes.txt deleted the hand-made attachment %d", hand.ID)
 	}
 }
+
+// newQuotaEngineEnv is newEngineEnv over an emulator with a request quota.
+func newQuotaEngineEnv(t *testing.T, quota int, window time.Duration) *engineEnv {
+	t.Helper()
+	srv := focustest.NewServer(focustest.Options{Token: "tok", Quota: quota, Window: window})
+	t.Cleanup(srv.Close)
+	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := syncer.NewEngine(c, st, nil)
+	eng.RetryInitial = time.Millisecond
+	return &engineEnv{srv: srv, engine: eng, folder: syncer.Folder{
+		Path: t.TempDir(), Task: focus.Task{OrganizationID: 1, WorkspaceID: 2, TaskID: 3},
+		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDeletePercent: 50,
+	}}
+}
+
+func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
+	t.Skip("BUG: recovery resends a journaled delete of a removed file even when the file is back; its attachment is deleted while the record stays; see report")
+	e := newQuotaEngineEnv(t, 3, 3*time.Second)
+	e.write(t, "a.txt", "alpha")
+	e.write(t, "b.txt", "bravo")
+	e.write(t, "c.txt", "charlie")
+	e.sync(t) // a list and a bulk: one request left in this window
+	bID := e.idOf(t, "b.txt")
+
+	// a.txt and b.txt are removed; the second delete waits for the quota to reset
+	// and the daemon is stopped meanwhile.
+	e.remove(t, "a.txt")
+	e.remove(t, "b.txt")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{})
+		done <- err
+	}()
+	waitFor(t, func() bool { return e.since(0)[focus.EndpointDelete] == 1 })
+	cancel()
+	if err := <-done; err == nil {
+		t.Logf("the pass ended before it was cancelled")
+	}
+	// The person restores b.txt before focussync starts again.
+	e.write(t, "b.txt", "bravo")
+	res := e.sync(t)
+	if !res.Converged() {
+		t.Errorf("not converged: %+v", res.Failed)
+	}
+	e.expectFiles(t, map[string]string{"b.txt": "bravo", "c.txt": "charlie"})
+	if a, _ := e.byID(bID); a.Deleted() {
+		t.Logf("b.txt's attachment %d was deleted after the file came back", bID)
+	}
+}
