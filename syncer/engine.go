@@ -299,6 +299,15 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 		if err := p.execute(ctx, plan); err != nil {
 			return res, err
 		}
+		if opt.WaitSettle && res.Settling && settleWaits < maxSettleWaits {
+			// Some files are still changing (a rename in progress shows up as a
+			// delete plus a settling file): give them the settle time first.
+			settleWaits++
+			lastCost = math.MaxInt
+			if err := sleepCtx(ctx, max(f.Settle, 10*time.Millisecond)); err != nil {
+				return res, err
+			}
+		}
 	}
 	p.res.Failed, p.failed = nil, nil
 	plan, err := p.plan(ctx)

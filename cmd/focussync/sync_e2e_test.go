@@ -233,3 +233,20 @@ func TestSync_OddFiles(t *testing.T) {
 	}
 	e.assertMirrors()
 }
+
+func TestSync_RenameJustMadeIsOneUpdate(t *testing.T) {
+	e := newEnv(t, withFolderTOML(`settle = "1s"`))
+	e.writeN(3, "n")
+	e.sync()
+	// Renamed a moment before the sync: the file is still settling (a rename
+	// changes its ctime). The sync waits for it rather than deleting and uploading.
+	if err := os.Rename(filepath.Join(e.folder, "n001.txt"), filepath.Join(e.folder, "moved.txt")); err != nil {
+		t.Fatal(err)
+	}
+	m := e.mark()
+	e.sync()
+	if got := e.requests(m); got[focus.EndpointUpdate] != 1 || writes(got) != 1 {
+		t.Errorf("a fresh rename sent %v, want exactly 1 update", got)
+	}
+	e.assertMirrors()
+}
