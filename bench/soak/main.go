@@ -1,6 +1,6 @@
 // Command soak runs the focussync daemon for minutes against the emulator with
 // every fault on at once (5xx, 429, connections dropped after commit, latency,
-// a quota of 40 requests per 20 s, SIGKILL and restart, SIGHUP reloads) while a
+// a quota of 30 requests per 20 s, SIGKILL and restart, SIGHUP reloads) while a
 // workload adds, renames, edits, moves and deletes files in two folders. Then
 // it turns the faults off, waits for convergence and checks that every task
 // mirrors its folder exactly, with no duplicate, no loss, no hand-made

@@ -241,6 +241,7 @@ type Figures struct {
 	Reloads         int                    // SIGHUPs with a changed config
 	UnexpectedExits int
 	Hangs           int // times the daemon stopped answering and was dumped and restarted
+	MinQuotaLeft    int // the lowest quota remaining seen by the probes
 
 	Converged    bool
 	ConvergeTime time.Duration // from faults off to converged
@@ -307,6 +308,7 @@ func (f *Figures) Markdown() string {
 	row("daemon hangs (/status silent for 15 s; goroutines dumped, restarted)", strconv.Itoa(f.Hangs))
 	row("requests by endpoint", breakdown(f.Requests))
 	row("requests while faults were on", strconv.Itoa(f.ChaosRequests))
+	row(fmt.Sprintf("quota: lowest remaining seen (of %d per %s)", quota, quotaWindow), strconv.Itoa(f.MinQuotaLeft))
 	row("converged after faults off", fmt.Sprintf("%v, in %s", f.Converged, f.ConvergeTime.Round(time.Second)))
 	row("files at the end / managed attachments", fmt.Sprintf("%d / %d", f.Files, f.Attachments))
 	row("duplicates", strconv.Itoa(f.Duplicates))

@@ -36,7 +36,7 @@ const (
 	taskA = 101
 	taskB = 102
 	// quota is the emulator's request quota per window, per organization.
-	quota       = 40
+	quota       = 30
 	quotaWindow = 20 * time.Second
 )
 
@@ -92,7 +92,7 @@ func Run(ctx context.Context, opt Options) (*Figures, error) {
 		env: env,
 		wl:  newWorkload(opt.Dir, opt.Seed),
 		rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x63686173)),
-		fig: &Figures{Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
+		fig: &Figures{MinQuotaLeft: quota, Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
 	}
 	if err := r.setup(); err != nil {
 		return nil, err
@@ -274,6 +274,9 @@ const hungAfter = 3
 // records a hang, makes the daemon dump its goroutines (SIGQUIT), keeps the
 // dump and starts a new daemon.
 func (r *run) probe(ctx context.Context, at time.Duration) error {
+	if rem, _ := r.env.Srv.QuotaState(benchenv.Org); rem < r.fig.MinQuotaLeft {
+		r.fig.MinQuotaLeft = rem
+	}
 	if r.d.Exited() {
 		return nil
 	}

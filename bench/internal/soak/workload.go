@@ -138,12 +138,36 @@ func (w *workload) step(ctx context.Context) {
 				w.files[to] = false
 			}
 		}
-	case x < 80:
+	case x < 78:
 		kind = "delete"
 		if rel := w.pick(); rel != "" {
 			if err = os.Remove(w.abs(rel)); err == nil {
 				delete(w.files, rel)
 			}
+		}
+	case x < 82:
+		kind = "burst-add"
+		place := places[w.rng.IntN(len(places))]
+		for range 8 + w.rng.IntN(10) {
+			rel := w.newName(place, "burst")
+			if err = w.write(rel, w.size()); err != nil {
+				break
+			}
+			w.files[rel] = false
+		}
+	case x < 84:
+		kind = "burst-rename"
+		for range 3 + w.rng.IntN(6) {
+			rel := w.pick()
+			if rel == "" {
+				break
+			}
+			to := w.newName(filepath.ToSlash(filepath.Dir(rel)), "bren")
+			if err = os.Rename(w.abs(rel), w.abs(to)); err != nil {
+				break
+			}
+			delete(w.files, rel)
+			w.files[to] = false
 		}
 	case x < 90:
 		kind = "slow-write"
