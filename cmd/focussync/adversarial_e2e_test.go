@@ -362,3 +362,54 @@ func TestAdversarialE2E_SyncWhileDaemonHoldsStateDB(t *testing.T) {
 	}
 	d.stop()
 }
+
+func TestAdversarialE2E_StateDBPrivateAndTokenNeverLogged(t *testing.T) {
+	e := newEnv(t)
+	if err := os.Remove(filepath.Dir(e.state)); err != nil {
+		t.Fatal(err)
+	}
+	// Debug logs, as text; the [log] table goes between [api] and [state].
+	e.extraAPI = "\n[log]\nlevel = \"debug\"\nformat = \"text\"\n"
+	e.writeConfig()
+	e.writeN(2, "s")
+	e.srv.FailNext(focus.EndpointList, 1, 500) // a retry gets logged at debug level
+	e.srv.FailNext(focus.EndpointBulk, 1, 500) // a failure gets logged with its request
+	t.Setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
+	r := e.sync()
+	if !strings.Contains(r.stderr+r.stdout, "level=DEBUG") {
+		t.Errorf("no debug line was logged; the test proves nothing:\n%v", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, testToken) || strings.Contains(r.stdout+r.stderr, "toggl_sk_") {
+		t.Errorf("the token appears in the output:\n%v", r)
+	}
+	fi, err := os.Stat(e.state)
+	if err != nil {
+		t.Fatalf("state db: %v\n%v", err, r)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("state db mode %v, want 0600", perm)
+	}
+}
+
+func TestAdversarialE2E_RefusedTokenWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.writeN(3, "t")
+	cmd := e.command(context.Background(), "sync")
+	cmd.Env = append(cmd.Env, "FOCUS_API_TOKEN=toggl_sk_wrong")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Errorf("sync with a refused token: err %v, want a non-zero exit\n%s", err, out.String())
+	}
+	if w := writes(e.requests(0)); w != 0 {
+		t.Errorf("a refused token still sent %d writes", w)
+	}
+	if n := len(e.srv.Requests()); n > 2 {
+		t.Errorf("a refused token kept trying: %d requests", n)
+	}
+	if !strings.Contains(strings.ToLower(out.String()), "token") || strings.Contains(out.String(), "toggl_sk_wrong") {
+		t.Errorf("the message should point at the token without printing it:\n%s", out.String())
+	}
+}
