@@ -38,6 +38,7 @@ type Daemon struct {
 	// RootCheck is how often a watcher checks its folder's root.
 	RootCheck time.Duration
 
+	applyMu sync.Mutex // one Apply at a time
 	mu      sync.Mutex
 	workers map[state.FolderKey]*worker
 	wg      sync.WaitGroup
@@ -81,22 +82,39 @@ func (d *Daemon) Run(ctx context.Context, folders []DaemonFolder) error {
 // Apply makes the running workers match folders: new folders start, removed ones
 // stop, changed ones restart with their new settings.
 func (d *Daemon) Apply(folders []DaemonFolder) {
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.ctx == nil {
+		d.mu.Unlock()
 		return
 	}
 	want := map[state.FolderKey]DaemonFolder{}
 	for _, f := range folders {
 		want[f.Key()] = f
 	}
+	var stopping []*worker
 	for k, w := range d.workers {
-		if f, ok := want[k]; !ok || !sameFolder(f, w.f) {
-			w.stop()
-			delete(d.workers, k)
+		f, ok := want[k]
+		if ok && sameFolder(f, w.f) {
+			continue
+		}
+		stopping = append(stopping, w)
+		delete(d.workers, k)
+		if ok {
+			d.log.Info("folder settings changed; restarting its worker", "folder", k.Path, "task", k.TaskID)
+		} else {
 			d.log.Info("folder removed from sync", "folder", k.Path, "task", k.TaskID)
 		}
 	}
+	d.mu.Unlock()
+	// Outside d.mu: a worker may need it to end its pass. An old worker stops before
+	// its replacement starts, so one folder never has two.
+	for _, w := range stopping {
+		w.stop()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for k, f := range want {
 		if _, ok := d.workers[k]; ok {
 			continue

@@ -295,3 +295,22 @@ func TestRun_InvalidReloadKeepsOldConfig(t *testing.T) {
 	waitUntil(t, 30*time.Second, "sync with the old config", func() bool { return e.hasAttachment("still.txt", "still running") })
 	d.stop()
 }
+
+func TestRun_SIGHUPChangesFolderMidUpload(t *testing.T) {
+	e := newEnv(t)
+	e.srv.SetLatency(150 * time.Millisecond)
+	e.writeN(40, "h")
+	d := e.startDaemon()
+	waitUntil(t, 30*time.Second, "uploads to start", func() bool { return e.uploadsSeen() >= 1 })
+	// A changed setting restarts the folder's worker in the middle of its uploads.
+	e.extra += "order = \"mtime\"\n"
+	e.writeConfig()
+	d.signal(syscall.SIGHUP)
+	waitUntil(t, 30*time.Second, "the worker to restart", func() bool {
+		return strings.Contains(d.stderr.String(), "folder settings changed")
+	})
+	e.srv.SetLatency(0)
+	waitUntil(t, 60*time.Second, "all 40 files", func() bool { return len(e.attachments()) >= 40 })
+	d.stop()
+	e.assertMirrors()
+}
