@@ -293,17 +293,29 @@ func (w *worker) run(ctx context.Context) {
 	rescanT := time.NewTicker(rescan)
 	defer rescanT.Stop()
 	retry := time.Duration(0)
+	var dirtySince time.Time // the first change not yet passed over
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-dirty:
-			resetTimer(next, w.debounce())
+			// Wait for the burst to end, but not for ever: a folder that never stops
+			// changing still gets a pass every maxDebounce.
+			now := time.Now()
+			if dirtySince.IsZero() {
+				dirtySince = now
+			}
+			wait := w.debounce()
+			if left := dirtySince.Add(maxDebounce).Sub(now); wait > left {
+				wait = max(left, 0)
+			}
+			resetTimer(next, wait)
 			continue
 		case <-w.kick:
 		case <-rescanT.C:
 		case <-next.C:
 		}
+		dirtySince = time.Time{}
 		if ch := w.d.pausedCh(); ch != nil {
 			w.setStatus(func(s *FolderStatus) { s.State = "paused"; s.Paused = "API token refused" })
 			select {
@@ -334,6 +346,9 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 }
+
+// maxDebounce bounds how long changes that keep coming can put off a pass.
+const maxDebounce = time.Minute
 
 // debounce is the wait after a change before the pass.
 func (w *worker) debounce() time.Duration {
