@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -411,5 +412,130 @@ func TestAdversarialE2E_RefusedTokenWritesNothing(t *testing.T) {
 	}
 	if !strings.Contains(strings.ToLower(out.String()), "token") || strings.Contains(out.String(), "toggl_sk_wrong") {
 		t.Errorf("the message should point at the token without printing it:\n%s", out.String())
+	}
+}
+
+func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
+	e := newEnv(t, withFolderTOML(`settle = "1s"`))
+	e.write("doc.txt", "first draft")
+	e.write("other.txt", "other")
+	d := e.startDaemon()
+	waitUntil(t, 30*time.Second, "the initial upload", func() bool { return e.hasAttachment("doc.txt", "first draft") })
+
+	t.Run("write a temporary file, rename it over", func(t *testing.T) {
+		m := e.mark()
+		e.write("doc.txt.tmp", "second draft, saved atomically")
+		if err := os.Rename(filepath.Join(e.folder, "doc.txt.tmp"), filepath.Join(e.folder, "doc.txt")); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 30*time.Second, "the new version alone", func() bool {
+			return e.hasAttachment("doc.txt", "second draft, saved atomically") && len(e.attachments()) == 2
+		})
+		waitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
+		got := e.requests(m)
+		if got[focus.EndpointCreate]+got[focus.EndpointBulk] != 1 || got[focus.EndpointDelete] != 1 {
+			t.Errorf("an atomic save cost %v, want one upload and one delete", got)
+		}
+		for _, a := range e.srv.AllAttachments(e.task) {
+			if a.Name == "doc.txt.tmp" {
+				t.Errorf("the temporary file was uploaded (attachment %d)", a.ID)
+			}
+		}
+	})
+	t.Run("rename to a backup, write anew, remove the backup", func(t *testing.T) {
+		m := e.mark()
+		if err := os.Rename(filepath.Join(e.folder, "doc.txt"), filepath.Join(e.folder, "doc.txt.bak")); err != nil {
+			t.Fatal(err)
+		}
+		e.write("doc.txt", "third draft")
+		e.removeFiles("doc.txt.bak")
+		waitUntil(t, 30*time.Second, "the third draft alone", func() bool {
+			return e.hasAttachment("doc.txt", "third draft") && len(e.attachments()) == 2
+		})
+		waitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
+		got := e.requests(m)
+		if got[focus.EndpointCreate]+got[focus.EndpointBulk] != 1 || got[focus.EndpointDelete] != 1 {
+			t.Errorf("a save through a backup cost %v, want one upload and one delete", got)
+		}
+	})
+	d.stop()
+	e.assertMirrors()
+}
+
+func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
+	const task2 = 202
+	e := newEnv(t)
+	second := filepath.Join(e.dir, "second")
+	if err := os.MkdirAll(second, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.extra = fmt.Sprintf("\n[[folder]]\npath = %q\ntask_id = %d\n", second, task2)
+	e.writeConfig()
+	e.write("one.txt", "one")
+	for _, n := range []string{"a.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(second, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.startDaemon()
+	waitUntil(t, 30*time.Second, "both folders synced", func() bool {
+		return len(e.attachments()) == 1 && len(e.srv.Attachments(task2)) == 2
+	})
+	// The second folder leaves the config.
+	e.extra = ""
+	e.writeConfig()
+	d.signal(syscall.SIGHUP)
+	waitUntil(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.stderr.String(), "folder removed from sync") })
+	m := e.mark()
+	if err := os.Remove(filepath.Join(second, "a.txt")); err != nil {
+		t.Fatal(err)
+	}
+	// The first folder still syncs: a new file there goes up.
+	e.write("two.txt", "two")
+	waitUntil(t, 30*time.Second, "two.txt", func() bool { return e.hasAttachment("two.txt", "two") })
+	d.stop()
+	for _, r := range e.srv.Requests()[m:] {
+		if r.TaskID == task2 {
+			t.Errorf("a folder removed from the config got a request: %s %s", r.Method, r.Path)
+		}
+	}
+	if n := len(e.srv.Attachments(task2)); n != 2 {
+		t.Errorf("task of the removed folder: %d attachments, want 2 kept", n)
+	}
+}
+
+func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
+	const task2 = 202
+	e := newEnv(t, withQuota(4, 2*time.Second))
+	second := filepath.Join(e.dir, "second")
+	if err := os.MkdirAll(second, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.extra = fmt.Sprintf("\n[[folder]]\npath = %q\ntask_id = %d\n", second, task2)
+	e.writeConfig()
+	e.writeN(25, "one")
+	for i := range 25 {
+		p := filepath.Join(second, fmt.Sprintf("two%03d.txt", i))
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("second folder %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.startDaemon()
+	waitUntil(t, 60*time.Second, "both folders synced", func() bool {
+		return len(e.attachments()) == 25 && len(e.srv.Attachments(task2)) == 25
+	})
+	d.stop()
+	e.assertMirrors()
+	n402 := 0
+	for _, rq := range e.srv.Requests() {
+		if rq.Status == 402 {
+			n402++
+		}
+	}
+	if n402 > 1 {
+		t.Errorf("%d requests answered 402; two workers on one organization must share the budget", n402)
+	}
+	if got := e.requests(0); got[focus.EndpointBulk] != 6 {
+		t.Errorf("requests = %v, want 3 bulk uploads per folder", got)
 	}
 }
