@@ -539,3 +539,37 @@ func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
 		t.Errorf("requests = %v, want 3 bulk uploads per folder", got)
 	}
 }
+
+func TestAdversarialE2E_DryRunCostMatchesTheSync(t *testing.T) {
+	e := newEnv(t)
+	e.writeN(6, "d")
+	e.sync()
+	e.write("new1.txt", "new one")
+	e.write("new2.txt", "new two")
+	e.write("d001.txt", "changed content of d001")
+	if err := os.Rename(filepath.Join(e.folder, "d002.txt"), filepath.Join(e.folder, "moved.txt")); err != nil {
+		t.Fatal(err)
+	}
+	e.removeFiles("d003.txt")
+	m := e.mark()
+	dry := e.sync("--dry-run")
+	again := e.sync("--dry-run")
+	if writes(e.requests(m)) != 0 {
+		t.Fatalf("a dry run sent writes: %v", e.requests(m))
+	}
+	if dry.stdout != again.stdout {
+		t.Errorf("a dry run changed what the next one plans:\n%s\n---\n%s", dry.stdout, again.stdout)
+	}
+	var cost int
+	for _, line := range strings.Split(dry.stdout, "\n") {
+		if i := strings.Index(line, "cost: "); i >= 0 {
+			fmt.Sscanf(line[i:], "cost: %d", &cost)
+		}
+	}
+	m = e.mark()
+	e.sync()
+	if got := writes(e.requests(m)); got != cost || cost != 4 {
+		t.Errorf("dry run said %d writes, the sync sent %d (%v); want 4: one bulk, the old d001, d003, one rename\n%s", cost, got, e.requests(m), dry.stdout)
+	}
+	e.assertMirrors()
+}
