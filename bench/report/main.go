@@ -174,12 +174,24 @@ func soakSection(ctx context.Context, o options, scratch string) (string, error)
 	}
 	md := fig.Markdown()
 	if !fig.OK() {
-		for i, l := range fig.DaemonLogs {
-			fmt.Fprintf(os.Stderr, "--- daemon log tail %d ---\n%s\n", i+1, l)
+		if p, err := saveLogs(fig); err == nil {
+			logf("soak: daemon log tails and goroutine dumps are in %s", p)
 		}
 		return md, fmt.Errorf("the soak failed %d check(s) (seed %d; `go run ./bench/soak -seed %d -duration %s` repeats it)", len(fig.Failures), o.seed, o.seed, o.soak)
 	}
 	return md, nil
+}
+
+// saveLogs writes the soak's daemon log tails to a file that outlives the run.
+func saveLogs(fig *soak.Figures) (string, error) {
+	f, err := os.CreateTemp("", "focussync-soak-logs-*.txt")
+	if err != nil {
+		return "", err
+	}
+	for i, l := range fig.DaemonLogs {
+		fmt.Fprintf(f, "--- daemon log %d ---\n%s\n", i+1, l)
+	}
+	return f.Name(), f.Close()
 }
 
 // initialSection measures the initial syncs and the idle daemon.

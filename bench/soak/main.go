@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,8 +77,13 @@ func run(ctx context.Context, duration, converge time.Duration, seed int64, out,
 		}
 	}
 	if !fig.OK() {
+		var logs strings.Builder
 		for i, l := range fig.DaemonLogs {
-			fmt.Printf("\n--- daemon log tail %d ---\n%s\n", i+1, l)
+			fmt.Fprintf(&logs, "--- daemon log %d ---\n%s\n", i+1, l)
+		}
+		p := filepath.Join(dir, "daemon-logs.txt")
+		if err := os.WriteFile(p, []byte(logs.String()), 0o644); err == nil {
+			fmt.Printf("\nsoak: daemon log tails and goroutine dumps of hung daemons are in %s\n", p)
 		}
 		fmt.Printf("\nsoak: FAIL (seed %d); scratch kept in %s\n", seed, dir)
 		return 1

@@ -182,9 +182,8 @@ func (e *Env) Run(ctx context.Context, sampleRSS bool, args ...string) (Result, 
 	} else {
 		close(done)
 	}
-	// The sampler reads /proc/<pid> until the process is reaped; wait on the
-	// process state without reaping first is not portable, so the sampler stops
-	// when the read fails after Wait.
+	// The sampler stops when /proc/<pid> no longer reports memory: the process
+	// has exited (a zombie has no VmHWM) or was reaped by Wait.
 	err := cmd.Wait()
 	wall := time.Since(start)
 	<-done
