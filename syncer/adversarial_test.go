@@ -693,7 +693,6 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestAdversarial_AmbiguousUploadNextToHandMadeTwin(t *testing.T) {
-	t.Skip("BUG: recovery of a dropped upload adopts an older hand-made attachment of the same name and size, and later deletes it; see report")
 	e := newEngineEnv(t)
 	e.write(t, "keep.txt", "keep")
 	e.sync(t)
@@ -804,7 +803,6 @@ func TestAdversarial_PendingOldDeleteThenFileRemoved(t *testing.T) {
 }
 
 func TestAdversarial_VerifyDoesNotAdoptHandMadeForNewFile(t *testing.T) {
-	t.Skip("BUG: a verification listing adopts a hand-made attachment of the same name and size for a new local file, which is never uploaded; its removal deletes the hand-made one; see report")
 	e := newEngineEnv(t)
 	e.folder.Verify = 24 * time.Hour
 	e.write(t, "keep.txt", "keep")
@@ -854,7 +852,6 @@ func newQuotaEngineEnv(t *testing.T, quota int, window time.Duration) *engineEnv
 }
 
 func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
-	t.Skip("BUG: recovery resends a journaled delete of a removed file even when the file is back; its attachment is deleted while the record stays; see report")
 	e := newQuotaEngineEnv(t, 3, 3*time.Second)
 	e.write(t, "a.txt", "alpha")
 	e.write(t, "b.txt", "bravo")

@@ -70,14 +70,23 @@ func NewDaemon(engine *Engine, log *slog.Logger, version string) *Daemon {
 // taking work, lets each worker finish or abandon its request (an open intent is
 // settled at the next start), and returns.
 func (d *Daemon) Run(ctx context.Context, folders []DaemonFolder) error {
+	d.Start(ctx, folders)
+	<-ctx.Done()
+	d.Wait()
+	return nil
+}
+
+// Start starts the workers for folders; they run until ctx ends. Apply may be
+// called as soon as Start returns.
+func (d *Daemon) Start(ctx context.Context, folders []DaemonFolder) {
 	d.mu.Lock()
 	d.ctx = ctx
 	d.mu.Unlock()
 	d.Apply(folders)
-	<-ctx.Done()
-	d.wg.Wait()
-	return nil
 }
+
+// Wait waits for the workers to stop (after the context given to Start ended).
+func (d *Daemon) Wait() { d.wg.Wait() }
 
 // Apply makes the running workers match folders: new folders start, removed ones
 // stop, changed ones restart with their new settings.
@@ -85,7 +94,7 @@ func (d *Daemon) Apply(folders []DaemonFolder) {
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
 	d.mu.Lock()
-	if d.ctx == nil {
+	if d.ctx == nil || d.ctx.Err() != nil {
 		d.mu.Unlock()
 		return
 	}
@@ -115,6 +124,9 @@ func (d *Daemon) Apply(folders []DaemonFolder) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.ctx.Err() != nil {
+		return // stopping: no new workers
+	}
 	for k, f := range want {
 		if _, ok := d.workers[k]; ok {
 			continue

@@ -279,7 +279,11 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 		}
 		p.res.Replaced++
 		p.log.Info("deleted old version", "file", in.Name, "attachment", in.AttachmentID)
-		if err := p.commit(state.Change{EndIntents: []uint64{in.ID}}); err != nil {
+		c := state.Change{EndIntents: []uint64{in.ID}}
+		if r, ok := p.owner(in.AttachmentID); ok {
+			c.Delete = []string{r.Path} // the delete of a removed file, resent
+		}
+		if err := p.commit(c); err != nil {
 			return err
 		}
 	}

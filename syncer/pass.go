@@ -66,11 +66,18 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	var remote []focus.Attachment
 	listed := false
 	if !p.folder.Meta.Listed || p.verifyDue() {
+		first := !p.folder.Meta.Listed
 		remote, err = p.list(ctx, p.listPriority())
 		if err != nil {
 			return nil, err
 		}
 		listed = true
+		if !first {
+			// A verification only checks our own attachments: adopting is for the
+			// first listing (or lost state). An attachment a person added later
+			// with the name and size of a local file is theirs, not ours.
+			remote = p.ownedOnly(remote)
+		}
 	}
 	plan := MakePlan(PlanInput{
 		Snapshot: snap,
@@ -113,6 +120,23 @@ func (p *pass) settlingSizes() map[int64]bool {
 		}
 	}
 	return sizes
+}
+
+// ownedOnly keeps the attachments that a record owns.
+func (p *pass) ownedOnly(remote []focus.Attachment) []focus.Attachment {
+	owned := map[int64]bool{}
+	for _, r := range p.folder.Files {
+		if r.Managed() {
+			owned[r.AttachmentID] = true
+		}
+	}
+	var out []focus.Attachment
+	for _, a := range remote {
+		if owned[a.ID] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // pause stops the folder for this call: nothing is sent. The caller reports it.

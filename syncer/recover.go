@@ -8,6 +8,16 @@ import (
 	"github.com/focussync/focussync/state"
 )
 
+// owner returns the record that owns attachment id.
+func (p *pass) owner(id int64) (state.FileRecord, bool) {
+	for _, r := range p.folder.Files {
+		if r.AttachmentID == id {
+			return r, true
+		}
+	}
+	return state.FileRecord{}, false
+}
+
 // createdSlack is how much earlier than its intent an attachment may carry a
 // creation time (clocks differ) and still be taken for the intent's upload.
 const createdSlack = 10 * time.Minute
@@ -25,6 +35,11 @@ func (p *pass) recover(ctx context.Context) error {
 		case state.IntentCreate:
 			creates = append(creates, in)
 		case state.IntentDelete:
+			if r, ok := p.owner(in.AttachmentID); ok && p.snap.Present(r.Path) {
+				// The delete of a removed file, and the file is back: keep it.
+				end = append(end, in.ID)
+				continue
+			}
 			deletes = append(deletes, &in)
 		default:
 			end = append(end, in.ID)
@@ -63,6 +78,8 @@ func (p *pass) adoptCreated(ctx context.Context, intents []state.Intent, remote 
 	var c state.Change
 	for _, in := range intents {
 		for _, f := range in.Files {
+			// The newest match: an attachment made by hand a little earlier with the
+			// same name and size is older than the upload that was cut off.
 			best := -1
 			for i, a := range remote {
 				if owned[a.ID] || a.Deleted() || a.Name != f.Name || a.Size != f.Size {
@@ -71,7 +88,7 @@ func (p *pass) adoptCreated(ctx context.Context, intents []state.Intent, remote 
 				if !a.CreatedAt.IsZero() && a.CreatedAt.Before(in.Started.Add(-createdSlack)) {
 					continue
 				}
-				if best < 0 || a.ID < remote[best].ID {
+				if best < 0 || a.ID > remote[best].ID {
 					best = i
 				}
 			}

@@ -77,11 +77,19 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	if err := startStatus(ctx, rt, d); err != nil {
 		return err
 	}
-	go watchReload(ctx, rt, d, verbose)
-
-	err = d.Run(ctx, daemonFolders(rt.cfg))
+	// Start before the reload loop, which then owns rt.cfg; it ends before the
+	// workers are waited for and the store is closed.
+	d.Start(ctx, daemonFolders(rt.cfg))
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		watchReload(ctx, rt, d, verbose)
+	}()
+	<-ctx.Done()
+	<-reloaded
+	d.Wait()
 	rt.log.Info("focussync stopped")
-	return err
+	return nil
 }
 
 // daemonFolders turns the config's folders into the daemon's.
