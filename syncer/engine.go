@@ -299,6 +299,11 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 		if err := p.execute(ctx, plan); err != nil {
 			return res, err
 		}
+		if len(p.deferred) > 0 && !opt.WaitSettle {
+			// A delete waits for a file that is still settling (perhaps its new
+			// name): the caller looks again after the settle time.
+			return res, p.finish()
+		}
 		if opt.WaitSettle && res.Settling && settleWaits < maxSettleWaits {
 			// Some files are still changing (a rename in progress shows up as a
 			// delete plus a settling file): give them the settle time first.
@@ -333,6 +338,7 @@ type pass struct {
 	folder   *state.Folder
 	snap     *watcher.Snapshot
 	listedAt time.Time         // when this round listed the task; zero when it did not
+	deferred map[string]bool   // deletes put off while a file of the same size settles
 	failed   map[string]string // path -> reason, failures of this call
 	progress Progress
 }
@@ -417,7 +423,9 @@ func (p *pass) reportLeft(plan *Plan) {
 	}
 	if plan.Held == "" {
 		for _, d := range plan.Deletes {
-			p.fail(d.Path, "delete did not complete; will retry")
+			if !p.deferred[d.Path] { // waiting for a settling file is not a failure
+				p.fail(d.Path, "delete did not complete; will retry")
+			}
 		}
 	}
 	for _, u := range plan.Updates {

@@ -44,11 +44,13 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 		p.budget.Announce(p, left)
 	}
 	waiting := p.settlingSizes()
+	p.deferred = map[string]bool{}
 	for _, d := range plan.Deletes {
 		if r, ok := p.folder.Files[d.Path]; ok && waiting[r.Size] {
 			// A file of the same size is still settling: it may be this one, renamed
 			// a moment ago. The delete waits for the next round, which may find a rename.
 			p.log.Debug("delete waits for a settling file of the same size", "file", d.Path)
+			p.deferred[d.Path] = true
 			continue
 		}
 		if err := p.remove(ctx, d); err != nil {

@@ -575,7 +575,6 @@ func TestAdversarialE2E_DryRunCostMatchesTheSync(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonRenameIsNotReportedAsFailure(t *testing.T) {
-	t.Skip("BUG: the daemon warns \"file not synced ... delete did not complete; will retry\" for a plain rename seen while the new name settles; see report")
 	e := newEnv(t, withFolderTOML(`settle = "1s"`))
 	e.write("draft.txt", "a document")
 	e.write("other.txt", "other")
