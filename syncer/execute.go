@@ -338,7 +338,9 @@ func (p *pass) update(ctx context.Context, u Update) error {
 	switch {
 	case err == nil:
 		if u.Rename() {
-			c.Delete = []string{u.OldPath}
+			if r, ok := p.folder.Files[u.OldPath]; ok && r.AttachmentID == u.AttachmentID {
+				c.Delete = []string{u.OldPath}
+			}
 			p.res.Renamed++
 			p.log.Info("renamed", "file", u.Path, "from", u.OldPath, "attachment", u.AttachmentID)
 		} else {

@@ -24,6 +24,10 @@ import (
 //     when still in order; a hash the server refused is skipped until it changes;
 //   - a file gone and another with the same hash and size appeared: one rename
 //     Update (candidates are paired with the same base name first, then in path order);
+//     when it was moved onto a managed file (mv a b over an existing b), the rename
+//     is paired with a Delete of b's old attachment instead of a re-upload. A swap
+//     of two names (no file gone) stays two new versions: renaming in a cycle
+//     would leave an attachment unowned if the process stopped halfway;
 //   - a new file: upload, or, with a listing, adopt an unowned attachment with the
 //     same name and size (the lowest id first);
 //   - a file gone: Delete when DeleteRemote, otherwise the record is kept;
@@ -38,15 +42,16 @@ import (
 // Each Update carries the record to store once it succeeds.
 //
 // Safety lives here too: when Options.Paused is set, or the folder is empty while
-// attachments are managed (unless AllowMassDelete confirms it), the plan holds everything (it carries only Held and
-// HeldDeletes, since a folder that may not be there must not drive renames or
-// uploads either). A pass whose deletes exceed MaxDeleteCount or MaxDeletePercent
+// attachments are managed (unless AllowMassDelete confirms it), the plan holds
+// everything (it carries only Held and HeldDeletes, since a folder that may not be
+// there must not drive renames or uploads either). A pass whose deletes exceed MaxDeleteCount or MaxDeletePercent
 // deletes nothing unless AllowMassDelete; its uploads and renames still go ahead.
 // No op ever names an attachment that no record owns, except the ones it adopts.
 func MakePlan(in PlanInput) *Plan {
 	p := newPlanner(in)
 	p.classifyRecords()
 	p.pairRenames()
+	p.placeChanged()
 	p.placeNewFiles()
 	p.skipHeld()
 	if held, n := p.pauseReason(); held != "" {
@@ -72,6 +77,8 @@ type planner struct {
 	restores  map[string]bool   // fixed paths whose name must be restored
 	unclaimed []string          // settled files with no live record at their path, sorted
 	missing   []string          // live records whose file is not present, sorted
+	changed   []string          // live records whose settled file has other content, sorted
+	overwrite []string          // changed paths whose new content is another record's, renamed onto them
 	managed   int               // attachments owned by records
 	maxKey    int64             // largest display order known in the task
 }
@@ -169,8 +176,9 @@ func (p *planner) classifyRecords() {
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r)})
 			p.addFixed(path, truth, name, key, f.ModTime)
 		case settled:
-			p.uploads[path] = intentFor(f, r.AttachmentID)
-			p.seq = append(p.seq, &orderItem{path: path, name: watcher.RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+			// New content: a new version, unless it is a file moved onto this one
+			// (pairRenames decides, then placeChanged).
+			p.changed = append(p.changed, path)
 		case present: // held, or under a directory that could not be listed
 			p.addFixed(path, truth, name, key, r.ModTime)
 		default:
@@ -209,7 +217,7 @@ func (p *planner) pairRenames() {
 		size int64
 	}
 	files := map[content][]string{}
-	for _, path := range p.unclaimed {
+	for _, path := range append(append([]string(nil), p.unclaimed...), p.changed...) {
 		f := p.snap.Files[path]
 		files[content{f.Hash, f.Size}] = append(files[content{f.Hash, f.Size}], path)
 	}
@@ -235,6 +243,25 @@ func (p *planner) pairRenames() {
 	match(false)
 	p.missing = without(p.missing, consumed)
 	p.unclaimed = without(p.unclaimed, used)
+	for _, path := range p.changed {
+		if used[path] {
+			// A file moved onto this one (mv a b over an existing b): the moved
+			// attachment is renamed, and the one it replaces is deleted.
+			p.overwrite = append(p.overwrite, path)
+		}
+	}
+	p.changed = without(p.changed, used)
+}
+
+// placeChanged uploads the new version of each changed file that is not a file
+// moved onto it; the old version is deleted after the upload.
+func (p *planner) placeChanged() {
+	for _, path := range p.changed {
+		r, f := p.in.Records[path], p.snap.Files[path]
+		_, key := p.current(r)
+		p.uploads[path] = intentFor(f, r.AttachmentID)
+		p.seq = append(p.seq, &orderItem{path: path, name: watcher.RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+	}
 }
 
 // addRename records the move of the attachment of the record at old to path.
@@ -306,7 +333,7 @@ func (p *planner) deleteCount() int {
 	if !p.in.Options.DeleteRemote {
 		return 0
 	}
-	return len(p.missing)
+	return len(p.missing) + len(p.overwrite)
 }
 
 // pauseReason returns why the folder must be left alone, and how many deletes that
@@ -342,7 +369,7 @@ func (p *planner) planDeletes() {
 			return
 		}
 	}
-	for _, path := range p.missing {
+	for _, path := range append(append([]string(nil), p.missing...), p.overwrite...) {
 		r := p.in.Records[path]
 		name, _ := p.current(r)
 		p.plan.Deletes = append(p.plan.Deletes, Delete{Path: path, AttachmentID: r.AttachmentID, Name: name})
