@@ -239,6 +239,12 @@ func (r *run) chaos(ctx context.Context) error {
 			}
 			nextKill = now.Add(r.jitter(15*time.Second, 45*time.Second))
 		case !now.Before(nextHUP):
+			// A SIGHUP before the daemon has set up its handlers would end it
+			// (the default action): reload only a daemon that answers /status.
+			if _, err := r.d.Status(ctx); err != nil {
+				nextHUP = now.Add(time.Second)
+				continue
+			}
 			r.settle = !r.settle
 			if err := r.writeConfig(); err != nil {
 				return err
