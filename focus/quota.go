@@ -37,13 +37,20 @@ func (q *Quota) State() QuotaState {
 func (q *Quota) Observe(now time.Time, remaining int, resetIn time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if remaining >= 0 {
-		q.known = true
-		q.remaining = remaining
-	}
+	resetAt := q.resetAt
 	if resetIn >= 0 {
-		q.resetAt = now.Add(resetIn)
+		resetAt = now.Add(resetIn)
 	}
+	if remaining >= 0 {
+		// Responses to concurrent requests may arrive out of order: within one
+		// window the count only goes down, so a larger one is stale.
+		sameWindow := q.known && !q.resetAt.IsZero() && absDuration(resetAt.Sub(q.resetAt)) < 2*time.Second && now.Before(q.resetAt)
+		if !sameWindow || remaining < q.remaining {
+			q.remaining = remaining
+		}
+		q.known = true
+	}
+	q.resetAt = resetAt
 	q.updated = now
 	if q.changed != nil {
 		close(q.changed)
@@ -64,4 +71,11 @@ func (q *Quota) Changed() <-chan struct{} {
 		q.changed = make(chan struct{})
 	}
 	return q.changed
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
