@@ -342,10 +342,22 @@ func verifyRow(ctx context.Context, env *benchenv.Env, verify, rescan, spell tim
 	if code, err := d.Stop(30 * time.Second); err != nil || code != 0 {
 		return costRow{}, fmt.Errorf("daemon stop: exit %d, %v", code, err)
 	}
-	return costRow{name: fmt.Sprintf("remote verification (daemon, verify = %s, rescan = %s, watched %s)", verify, rescan, elapsed.Round(time.Second)),
+	return costRow{name: fmt.Sprintf("remote verification (daemon, verify = %s, rescan = %s, watched %s)", short(verify), short(rescan), elapsed.Round(time.Second)),
 		minimum: fmt.Sprintf("1 list per task per interval (%d intervals)", int(elapsed/verify)),
 		oursN:   benchenv.Total(got), ours: fmt.Sprintf("%d (%s)", benchenv.Total(got), endpoints(got)),
 		naiveN: benchenv.Total(nIdle), naive: "1 list per pass, whatever the interval"}, nil
+}
+
+// short prints a duration without trailing zero units: 10m, not 10m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func removeState(path string) error {
@@ -387,7 +399,7 @@ func costSection(ctx context.Context, bin, scratch string, quick bool, logf func
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.name, r.minimum, r.ours, r.naive)
 	}
 	for _, r := range rows {
-		if strings.HasPrefix(r.name, "remote verification") && strings.Contains(r.name, "rescan = 10m") && r.oursN == 0 {
+		if strings.HasPrefix(r.name, "remote verification") && strings.Contains(r.name, "rescan = 10m,") && r.oursN == 0 {
 			b.WriteString("\nWith the default rescan (10m) no verification list was sent within the spell although verify was due: " +
 				"the daemon verifies within a pass, and runs passes on changes, rescans and retries, not on the verify interval. " +
 				"With rescan = 2s the lists follow the passes.\n")
