@@ -833,23 +833,7 @@ func TestAdversarial_VerifyDoesNotAdoptHandMadeForNewFile(t *testing.T) {
 // newQuotaEngineEnv is newEngineEnv over an emulator with a request quota.
 func newQuotaEngineEnv(t *testing.T, quota int, window time.Duration) *engineEnv {
 	t.Helper()
-	srv := focustest.NewServer(focustest.Options{Token: "tok", Quota: quota, Window: window})
-	t.Cleanup(srv.Close)
-	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng := syncer.NewEngine(c, st, nil)
-	eng.RetryInitial = time.Millisecond
-	return &engineEnv{srv: srv, engine: eng, folder: syncer.Folder{
-		Path: t.TempDir(), Task: focus.Task{OrganizationID: 1, WorkspaceID: 2, TaskID: 3},
-		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDeletePercent: 50,
-	}}
+	return newEngineEnvWith(t, focustest.Options{Quota: quota, Window: window})
 }
 
 func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {

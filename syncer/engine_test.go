@@ -22,7 +22,14 @@ type engineEnv struct {
 
 func newEngineEnv(t *testing.T) *engineEnv {
 	t.Helper()
-	srv := focustest.NewServer(focustest.Options{Token: "tok"})
+	return newEngineEnvWith(t, focustest.Options{})
+}
+
+// newEngineEnvWith is newEngineEnv over an emulator with opts (its token is set).
+func newEngineEnvWith(t *testing.T, opts focustest.Options) *engineEnv {
+	t.Helper()
+	opts.Token = "tok"
+	srv := focustest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
 	if err != nil {

@@ -122,9 +122,12 @@ func TestAdversarialE2E_RateLimitRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
-func TestAdversarialE2E_TwoFoldersShareSmallQuota(t *testing.T) {
-	const task2 = 202
-	e := newEnv(t, withQuota(4, 2*time.Second))
+// twoFolderQuotaEnv maps a second folder to task 202 beside the first, under a
+// quota of 4 requests per 2 s, with 25 files in each.
+func twoFolderQuotaEnv(t *testing.T) (e *env, task2 int64) {
+	t.Helper()
+	task2 = 202
+	e = newEnv(t, withQuota(4, 2*time.Second))
 	second := filepath.Join(e.dir, "second")
 	if err := os.MkdirAll(second, 0o755); err != nil {
 		t.Fatal(err)
@@ -138,30 +141,38 @@ func TestAdversarialE2E_TwoFoldersShareSmallQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := e.sync()
+	return e, task2
+}
+
+// checkSharedQuota checks both folders' tasks and that the shared budget sent 3
+// bulk uploads per folder with at most one 402 at a window's edge.
+func checkSharedQuota(t *testing.T, e *env, task2 int64) {
+	t.Helper()
 	e.assertMirrors()
 	if n := len(e.srv.Attachments(task2)); n != 25 {
-		t.Errorf("second folder: %d attachments, want 25\n%v", n, r)
+		t.Errorf("second folder: %d attachments, want 25", n)
 	}
-	n402 := 0
+	n402, created := 0, 0
 	for _, rq := range e.srv.Requests() {
 		if rq.Status == 402 {
 			n402++
 		}
-	}
-	if n402 > 1 {
-		t.Errorf("%d requests answered 402; the shared budget should wait for the reset", n402)
-	}
-	// 3 bulk uploads per folder, plus at most the one answered 402 above.
-	created := 0
-	for _, rq := range e.srv.Requests() {
 		if rq.Endpoint == focus.EndpointBulk && rq.Status == 201 {
 			created++
 		}
 	}
+	if n402 > 1 {
+		t.Errorf("%d requests answered 402; folders of one organization must share the budget", n402)
+	}
 	if got := e.requests(0); created != 6 || got[focus.EndpointBulk] > 6+n402 {
 		t.Errorf("requests = %v (%d bulk created), want 3 bulk uploads per folder", got, created)
 	}
+}
+
+func TestAdversarialE2E_TwoFoldersShareSmallQuota(t *testing.T) {
+	e, task2 := twoFolderQuotaEnv(t)
+	e.sync()
+	checkSharedQuota(t, e, task2)
 }
 
 func TestAdversarialE2E_MaxDeleteCount(t *testing.T) {
@@ -512,46 +523,13 @@ func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
-	const task2 = 202
-	e := newEnv(t, withQuota(4, 2*time.Second))
-	second := filepath.Join(e.dir, "second")
-	if err := os.MkdirAll(second, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e.extra = fmt.Sprintf("\n[[folder]]\npath = %q\ntask_id = %d\n", second, task2)
-	e.writeConfig()
-	e.writeN(25, "one")
-	for i := range 25 {
-		p := filepath.Join(second, fmt.Sprintf("two%03d.txt", i))
-		if err := os.WriteFile(p, []byte(fmt.Sprintf("second folder %d\n", i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e, task2 := twoFolderQuotaEnv(t)
 	d := e.startDaemon()
 	waitUntil(t, 60*time.Second, "both folders synced", func() bool {
 		return len(e.attachments()) == 25 && len(e.srv.Attachments(task2)) == 25
 	})
 	d.stop()
-	e.assertMirrors()
-	n402 := 0
-	for _, rq := range e.srv.Requests() {
-		if rq.Status == 402 {
-			n402++
-		}
-	}
-	if n402 > 1 {
-		t.Errorf("%d requests answered 402; two workers on one organization must share the budget", n402)
-	}
-	// 3 bulk uploads per folder, plus at most the one answered 402 above.
-	created := 0
-	for _, rq := range e.srv.Requests() {
-		if rq.Endpoint == focus.EndpointBulk && rq.Status == 201 {
-			created++
-		}
-	}
-	if got := e.requests(0); created != 6 || got[focus.EndpointBulk] > 6+n402 {
-		t.Errorf("requests = %v (%d bulk created), want 3 bulk uploads per folder", got, created)
-	}
+	checkSharedQuota(t, e, task2)
 }
 
 func TestAdversarialE2E_DryRunCostMatchesTheSync(t *testing.T) {
