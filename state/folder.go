@@ -64,14 +64,8 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 		if fb == nil {
 			return nil
 		}
-		if b := fb.Bucket(keyMeta); b != nil {
-			if v := b.Get(keyMeta); v != nil {
-				m, err := decodeMeta(v)
-				if err != nil {
-					return fmt.Errorf("meta: %w", err)
-				}
-				f.Meta = m
-			}
+		if f.Meta, err = readMeta(fb); err != nil {
+			return err
 		}
 		if b := fb.Bucket(bucketFiles); b != nil {
 			f.Files = make(map[string]FileRecord, b.Stats().KeyN)
@@ -109,6 +103,24 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 		return nil, fmt.Errorf("load folder %s from %s: %w", k, s.path, err)
 	}
 	return f, nil
+}
+
+// readMeta decodes the meta of a folder's bucket; a folder without one gives the
+// zero Meta.
+func readMeta(fb *bolt.Bucket) (Meta, error) {
+	b := fb.Bucket(keyMeta)
+	if b == nil {
+		return Meta{}, nil
+	}
+	v := b.Get(keyMeta)
+	if v == nil {
+		return Meta{}, nil
+	}
+	m, err := decodeMeta(v)
+	if err != nil {
+		return Meta{}, fmt.Errorf("meta: %w", err)
+	}
+	return m, nil
 }
 
 // Commit applies c to the folder in one transaction: first Delete, then Put (so a

@@ -27,14 +27,9 @@ func (s *Store) Stats(k FolderKey) (FolderStats, error) {
 		if fb == nil {
 			return nil
 		}
-		if b := fb.Bucket(keyMeta); b != nil {
-			if v := b.Get(keyMeta); v != nil {
-				m, err := decodeMeta(v)
-				if err != nil {
-					return fmt.Errorf("meta: %w", err)
-				}
-				st.Meta = m
-			}
+		var err error
+		if st.Meta, err = readMeta(fb); err != nil {
+			return err
 		}
 		if b := fb.Bucket(bucketFiles); b != nil {
 			err := b.ForEach(func(p, v []byte) error {
