@@ -232,6 +232,7 @@ func (r *run) tally() {
 type Figures struct {
 	Seed     int64
 	Duration time.Duration
+	Harsh    bool
 
 	Ops             map[string]int         // workload operations by kind
 	Faults          map[string]int         // emulator faults by kind (fail, ratelimit, drop, quota, canceled)
@@ -298,7 +299,11 @@ func (f *Figures) Markdown() string {
 	if !f.OK() {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(&b, "| soak (seed %d, %s of faults) | %s |\n| --- | --- |\n", f.Seed, f.Duration, verdict)
+	harsh := ""
+	if f.Harsh {
+		harsh = ", harsh"
+	}
+	fmt.Fprintf(&b, "| soak (seed %d, %s of faults%s) | %s |\n| --- | --- |\n", f.Seed, f.Duration, harsh, verdict)
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
 	row("operations applied", breakdown(f.Ops))
 	row("faults injected", breakdown(f.Faults))

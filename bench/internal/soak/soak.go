@@ -28,7 +28,10 @@ type Options struct {
 	// Converge bounds the wait for convergence once the faults are off.
 	Converge time.Duration
 	Seed     int64
-	Log      io.Writer // progress lines; nil discards them
+	// Harsh multiplies the fault rates by 2.5 and kills the daemon every 5-20 s
+	// instead of every 15-45 s.
+	Harsh bool
+	Log   io.Writer // progress lines; nil discards them
 }
 
 // The scene: folder a (recursive) mirrors into task 101, folder b into 102.
@@ -92,7 +95,7 @@ func Run(ctx context.Context, opt Options) (*Figures, error) {
 		env: env,
 		wl:  newWorkload(opt.Dir, opt.Seed),
 		rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x63686173)),
-		fig: &Figures{MinQuotaLeft: quota, Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
+		fig: &Figures{MinQuotaLeft: quota, Harsh: opt.Harsh, Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
 	}
 	if err := r.setup(); err != nil {
 		return nil, err
@@ -143,10 +146,14 @@ func (r *run) setup() error {
 		a := e.Srv.Put(benchenv.Org, benchenv.Workspace, h.task, h.name, content, h.order)
 		r.hand = append(r.hand, r.storedByID(h.task, a.ID))
 	}
+	scale := 1.0
+	if r.opt.Harsh {
+		scale = 2.5
+	}
 	e.Srv.SetFaults(focustest.Faults{
-		ServerErrorRate:     0.06,
-		RateLimitRate:       0.04,
-		DropAfterCommitRate: 0.06,
+		ServerErrorRate:     0.06 * scale,
+		RateLimitRate:       0.04 * scale,
+		DropAfterCommitRate: 0.06 * scale,
 		RetryAfter:          time.Second,
 		Seed:                r.opt.Seed,
 	})
@@ -200,7 +207,11 @@ func (r *run) chaos(ctx context.Context) error {
 	end := start.Add(r.opt.Duration)
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	nextKill := start.Add(r.jitter(15*time.Second, 45*time.Second))
+	killLo, killHi := 15*time.Second, 45*time.Second
+	if r.opt.Harsh {
+		killLo, killHi = 5*time.Second, 20*time.Second
+	}
+	nextKill := start.Add(r.jitter(killLo, killHi))
 	nextHUP := start.Add(r.jitter(10*time.Second, 30*time.Second))
 	nextLatency := start.Add(10 * time.Second)
 	nextOp := start
@@ -237,7 +248,7 @@ func (r *run) chaos(ctx context.Context) error {
 			if err := r.startDaemon(ctx); err != nil {
 				return err
 			}
-			nextKill = now.Add(r.jitter(15*time.Second, 45*time.Second))
+			nextKill = now.Add(r.jitter(killLo, killHi))
 		case !now.Before(nextHUP):
 			// A SIGHUP before the daemon has set up its handlers would end it
 			// (the default action): reload only a daemon that answers /status.
