@@ -251,7 +251,7 @@ const soakIntro = "`focussync run` against the emulator with every fault at once
 
 const initialIntro = "A fresh task, the emulator without latency and with an unlimited quota. The floor is what the same work costs without focussync: " +
 	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by a bare loop of HTTP requests " +
-	"(bench/internal/naive.BareBulk) to a fresh emulator. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
+	"(bench/internal/naive.BareBulk) to a fresh emulator; the floor adds the two, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
 	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
 const rescanIntro = "A tree of 100 folders of 1,000 small files. The rescan is watcher.Scan with a cache from the previous snapshot (what the daemon does on every pass); " +

@@ -138,7 +138,8 @@ func scanSection(ctx context.Context, bin, scratch string, quick bool, logf func
 	if n := len(env.Srv.Attachments(env.Task())); n != total {
 		return "", fmt.Errorf("sync of %d files made %d attachments", total, n)
 	}
-	fmt.Fprintf(&b, "| `focussync sync` of the %d files (quota 0): wall time, peak RSS | %s, %s |\n", total, r.Wall.Round(100*time.Millisecond), benchenv.MiB(r.PeakRSS))
+	fmt.Fprintf(&b, "| `focussync sync` of the %d files (quota 0): wall time (files per second), peak RSS | %s (%.0f/s), %s |\n",
+		total, r.Wall.Round(100*time.Millisecond), float64(total)/r.Wall.Seconds(), benchenv.MiB(r.PeakRSS))
 	logf("memory: idle daemon over %d tracked files", total)
 	_, _, mem, err := idleDaemon(ctx, env, 10*time.Second)
 	if err != nil {

@@ -36,8 +36,8 @@ type initialResult struct {
 
 func (r initialResult) row() string {
 	floor := r.hash + r.bare
-	return fmt.Sprintf("| %s | %d files, %s | %s | %s + %s = %s | **%.2f** | %s | %d |",
-		r.spec.label, r.files, benchenv.MiB(r.bytes), r.ours.Round(10*time.Millisecond),
+	return fmt.Sprintf("| %s | %d files, %s | %s (%.0f files/s) | %s + %s = %s | **%.2f** | %s | %d |",
+		r.spec.label, r.files, benchenv.MiB(r.bytes), r.ours.Round(10*time.Millisecond), float64(r.files)/r.ours.Seconds(),
 		r.hash.Round(10*time.Millisecond), r.bare.Round(10*time.Millisecond), floor.Round(10*time.Millisecond),
 		r.ours.Seconds()/floor.Seconds(), benchenv.MiB(r.peakRSS), r.requests)
 }
