@@ -300,6 +300,10 @@ func (w *worker) run(ctx context.Context) {
 	if rescan <= 0 {
 		rescan = 10 * time.Minute
 	}
+	if w.f.Verify > 0 && w.f.Verify < rescan {
+		// A pass verifies when verification is due: make sure one comes.
+		rescan = w.f.Verify
+	}
 	next := time.NewTimer(0) // the first pass at once
 	defer next.Stop()
 	rescanT := time.NewTicker(rescan)
