@@ -353,12 +353,44 @@ func (p *pass) load() error {
 	return nil
 }
 
-// commit applies a change to the folder's records and reloads them.
+// commit applies a change to the folder's records, stored and in memory.
 func (p *pass) commit(c state.Change) error {
 	if err := p.e.Store.Commit(p.key, c); err != nil {
 		return fmt.Errorf("%w: write state: %w", ErrFatal, err)
 	}
-	return p.load()
+	p.apply(c)
+	return nil
+}
+
+// apply makes the in-memory records what Commit made of the stored ones (in the
+// same order: deletes, puts, meta, ended and begun intents), without reading the
+// whole folder back after every write.
+func (p *pass) apply(c state.Change) {
+	for _, path := range c.Delete {
+		delete(p.folder.Files, path)
+	}
+	for _, r := range c.Put {
+		p.folder.Files[r.Path] = r
+	}
+	if c.Meta != nil {
+		p.folder.Meta = *c.Meta
+	}
+	if len(c.EndIntents) > 0 {
+		ended := map[uint64]bool{}
+		for _, id := range c.EndIntents {
+			ended[id] = true
+		}
+		open := p.folder.Intents[:0]
+		for _, in := range p.folder.Intents {
+			if !ended[in.ID] {
+				open = append(open, in)
+			}
+		}
+		p.folder.Intents = open
+	}
+	for _, in := range c.Begin {
+		p.folder.Intents = append(p.folder.Intents, *in)
+	}
 }
 
 // finish records a completed pass.

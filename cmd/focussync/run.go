@@ -63,6 +63,11 @@ func openServiceLog() (*os.File, error) {
 
 // runDaemon runs the daemon until ctx ends.
 func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error {
+	// From the start, a SIGHUP is a reload, never the end of the process (its
+	// default): one that comes before the reload loop runs waits for it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	rt, err := openRuntime(a, cfgPath, verbose)
 	if err != nil {
 		return err
@@ -83,7 +88,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
-		watchReload(ctx, rt, d, verbose)
+		watchReload(ctx, rt, d, hup, verbose)
 	}()
 	<-ctx.Done()
 	<-reloaded
@@ -103,10 +108,7 @@ func daemonFolders(cfg *config.Config) []syncer.DaemonFolder {
 
 // watchReload reloads the config and token on SIGHUP, and the token when its file
 // changes. An invalid new config is refused and the running one kept.
-func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, verbose bool) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-chan os.Signal, verbose bool) {
 	tick := time.NewTicker(tokenCheck)
 	defer tick.Stop()
 	token, _, _ := rt.cfg.Token()
