@@ -253,7 +253,8 @@ type worker struct {
 	mu     sync.Mutex
 	status FolderStatus
 
-	summarised time.Time // when persisting failures were last summarised
+	summarised time.Time       // when persisting failures were last summarised
+	skipped    map[string]bool // files skipped at the last pass, already logged
 }
 
 func (w *worker) stop() {
@@ -398,6 +399,7 @@ func (w *worker) pass(ctx context.Context) passOutcome {
 	if res != nil {
 		w.reportHeld(res)
 		w.reportFailures(res.Failed)
+		w.reportSkipped(res.Skipped)
 	}
 	stats, _ := w.d.engine.Store.Stats(w.f.Key())
 	w.setStatus(func(s *FolderStatus) {
@@ -490,6 +492,23 @@ func (w *worker) reportFailures(now []Failure) {
 		w.log.Warn("files still not synced", "count", len(now), "e.g.", now[0].Path, "reason", now[0].Reason)
 		w.summarised = time.Now()
 	}
+}
+
+// reportSkipped logs each file left alone for a lasting reason (too large,
+// unreadable, refused) once, when it is first seen; files still settling are not
+// worth a line.
+func (w *worker) reportSkipped(now []Skip) {
+	seen := map[string]bool{}
+	for _, sk := range now {
+		if settlingReason(sk.Reason) {
+			continue
+		}
+		seen[sk.Path] = true
+		if !w.skipped[sk.Path] {
+			w.log.Warn("file skipped", "file", sk.Path, "reason", sk.Reason)
+		}
+	}
+	w.skipped = seen
 }
 
 // reportHeld logs a pause or held deletes when they start and when they end, not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -49,8 +50,12 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 			break
 		}
 	}
+	level := slog.LevelWarn
+	if p.opt.QuietFailures {
+		level = slog.LevelDebug // the daemon reports skipped files when they change
+	}
 	for _, fe := range snap.Errors {
-		p.log.Warn("cannot read", "file", fe.Path, "err", fe.Err)
+		p.log.Log(ctx, level, "cannot read", "file", fe.Path, "err", fe.Err)
 	}
 	if d := p.folder.Meta.Device; d != 0 && snap.Device != 0 && d != snap.Device && p.managed() > 0 {
 		p.pause(fmt.Sprintf("folder root %s is on another device than when it was first synced (is the share unmounted?); not syncing until it is back", p.f.Path))
