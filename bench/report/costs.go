@@ -94,17 +94,11 @@ type costRow struct {
 // measureCase runs a case with `focussync sync` and with the naive client.
 func measureCase(ctx context.Context, bin, scratch string, c costCase) (costRow, error) {
 	row := costRow{name: c.name, minimum: c.minimum}
-	dir, err := os.MkdirTemp(scratch, "cost-")
+	env, dir, done, err := scratchEnv(bin, scratch, "cost-")
 	if err != nil {
 		return row, err
 	}
-	defer os.RemoveAll(dir)
-
-	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
-	if err != nil {
-		return row, err
-	}
-	defer env.Close()
+	defer done()
 	if c.recursive {
 		env.Folders[0].Extra = "recursive = true"
 	}
@@ -212,16 +206,11 @@ func checkMirror(env *benchenv.Env, recursive bool) error {
 // restart with intact state, first run over a task that holds the files, and
 // verification.
 func daemonCosts(ctx context.Context, bin, scratch string, quick bool) ([]costRow, error) {
-	dir, err := os.MkdirTemp(scratch, "cost-daemon-")
+	env, _, done, err := scratchEnv(bin, scratch, "cost-daemon-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer env.Close()
+	defer done()
 	if env.StatusListen, err = benchenv.FreePort(); err != nil {
 		return nil, err
 	}

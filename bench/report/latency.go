@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
-	"github.com/focussync/focussync/focus/focustest"
 )
 
 // latencySection writes files one at a time into a running daemon's folder
@@ -20,16 +19,11 @@ func latencySection(ctx context.Context, bin, scratch string, quick bool, logf f
 		n = 8
 	}
 	const settle = time.Second
-	dir, err := os.MkdirTemp(scratch, "latency-")
+	env, _, done, err := scratchEnv(bin, scratch, "latency-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
-	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
-	if err != nil {
-		return "", err
-	}
-	defer env.Close()
+	defer done()
 	env.Defaults = fmt.Sprintf("settle = %q\nrescan = \"10m\"\n", settle)
 	if env.StatusListen, err = benchenv.FreePort(); err != nil {
 		return "", err

@@ -57,16 +57,11 @@ func scanSection(ctx context.Context, bin, scratch string, quick bool, logf func
 	}
 	const perDir = 1000
 	total := dirs * perDir
-	dir, err := os.MkdirTemp(scratch, "scan-")
+	env, _, done, err := scratchEnv(bin, scratch, "scan-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
-	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
-	if err != nil {
-		return "", err
-	}
-	defer env.Close()
+	defer done()
 	logf("rescan: writing %d files", total)
 	if err := smallTree(env.Folder(), dirs, perDir); err != nil {
 		return "", err
@@ -155,16 +150,11 @@ func bigFileSection(ctx context.Context, bin, scratch string, quick bool, logf f
 	if quick {
 		size = 512 << 20
 	}
-	dir, err := os.MkdirTemp(scratch, "bigfile-")
+	env, _, done, err := scratchEnv(bin, scratch, "bigfile-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
-	env, err := benchenv.NewEnv(bin, dir, focustest.Options{})
-	if err != nil {
-		return "", err
-	}
-	defer env.Close()
+	defer done()
 	if err := env.WriteConfig(); err != nil {
 		return "", err
 	}
@@ -193,4 +183,19 @@ func bigFileSection(ctx context.Context, bin, scratch string, quick bool, logf f
 	}
 	return fmt.Sprintf("| `focussync sync` of one %s file (sparse): peak RSS (VmHWM), wall time | **%s**, %s |\n",
 		benchenv.MiB(size), benchenv.MiB(r.PeakRSS), r.Wall.Round(100*time.Millisecond)), nil
+}
+
+// scratchEnv makes a directory under scratch, named from prefix, and an
+// environment in it; done closes the environment and removes the directory.
+func scratchEnv(bin, scratch, prefix string) (env *benchenv.Env, dir string, done func(), err error) {
+	dir, err = os.MkdirTemp(scratch, prefix)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	env, err = benchenv.NewEnv(bin, dir, focustest.Options{})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	return env, dir, func() { env.Close(); os.RemoveAll(dir) }, nil
 }
