@@ -279,11 +279,15 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, err))
 			continue
 		}
-		p.res.Replaced++
-		p.log.Info("deleted old version", "file", in.Name, "attachment", in.AttachmentID)
 		c := state.Change{EndIntents: []uint64{in.ID}}
 		if r, ok := p.owner(in.AttachmentID); ok {
-			c.Delete = []string{r.Path} // the delete of a removed file, resent
+			// The delete of a removed file, resent after a restart.
+			c.Delete = []string{r.Path}
+			p.res.Deleted++
+			p.log.Info("deleted", "file", r.Path, "attachment", in.AttachmentID)
+		} else {
+			p.res.Replaced++
+			p.log.Info("deleted old version", "file", in.Name, "attachment", in.AttachmentID)
 		}
 		if err := p.commit(c); err != nil {
 			return err
