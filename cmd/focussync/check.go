@@ -23,15 +23,12 @@ func init() {
 // prints a summary and returns nil. Invalid: every problem is in the error,
 // one a line, and the exit code is 1.
 func runCheck(_ context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "check", "check --config FILE\n\n"+
+	fs := newFlagSet(a, "check", "check [--config FILE]\n\n"+
 		"Validates the config file (keys, values, folders, state directory) and the API token,\n"+
 		"then prints a summary. Exits 1 naming each problem's line and key.")
 	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *cfgPath == "" {
-		return usageError{"--config is required"}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -39,8 +39,8 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		"Starts an emulator of the Focus API on loopback, makes a demo folder with a few\n"+
 		"files, and runs the daemon on it: drop, rename or delete files in the folder and\n"+
 		"watch the attachments change on the emulator's page. No account is needed.")
-	dir := fs.String("dir", "", "demo directory (default: a new one under the system temp dir)")
-	listen := fs.String("listen", "127.0.0.1:8765", "emulator address (a free port is used if it is taken)")
+	dir := fs.String("dir", "", "demo `directory` (default: a new one under the system temp dir)")
+	listen := fs.String("listen", "127.0.0.1:8765", "emulator `address` (a free port is used if it is taken)")
 	once := fs.Bool("once", false, "sync once, print the result and exit")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := parseFlags(fs, args); err != nil {

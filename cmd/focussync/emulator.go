@@ -34,14 +34,14 @@ type emulatorFlags struct {
 func parseEmulatorFlags(a *app, args []string) (*emulatorFlags, error) {
 	fs := newFlagSet(a, "emulator", emulatorUsage)
 	f := &emulatorFlags{}
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:8765", "address to serve on (loopback only, unless --public)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8765", "`address` to serve on (loopback only, unless --public)")
 	fs.BoolVar(&f.public, "public", false, "allow a --listen address that is not loopback")
-	fs.StringVar(&f.opts.Token, "token", "", "bearer token to require (default: accept any)")
-	quota := fs.String("quota", "30/1h", `request quota per organization, as N/DURATION; "0" is unlimited`)
-	fs.StringVar(&f.opts.DataDir, "data", "", "keep uploaded content under this directory (default: keep only hashes and sizes)")
+	fs.StringVar(&f.opts.Token, "token", "", "bearer `token` to require (default: accept any)")
+	quota := fs.String("quota", "30/1h", "request quota per organization, as `N/DURATION`; \"0\" is unlimited")
+	fs.StringVar(&f.opts.DataDir, "data", "", "keep uploaded content under this `directory` (default: keep only hashes and sizes)")
 	fs.DurationVar(&f.latency, "latency", 0, "delay every answer by this long")
-	fs.Float64Var(&f.failRate, "fail-rate", 0, "fraction of requests answered 500, between 0 and 1")
-	fs.Float64Var(&f.dropRate, "drop-rate", 0, "fraction of requests applied and then left unanswered (connection closed), between 0 and 1")
+	fs.Float64Var(&f.failRate, "fail-rate", 0, "`fraction` of requests answered 500, between 0 and 1")
+	fs.Float64Var(&f.dropRate, "drop-rate", 0, "`fraction` of requests applied and then left unanswered (connection closed), between 0 and 1")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}

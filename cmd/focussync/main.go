@@ -18,6 +18,9 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, app *app, args []string) error
+	// actions are the words the command takes as its first argument
+	// ("service install"), for shell completion; nil for most commands.
+	actions []string
 }
 
 // app carries the process's outputs so that commands can be run in tests.
@@ -59,10 +62,11 @@ func main() {
 
 func runMain(ctx context.Context, a *app, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(a.stderr)
 		if len(args) == 0 {
+			printUsage(a.stderr)
 			return 2
 		}
+		printUsage(a.stdout)
 		return 0
 	}
 	if args[0] == "--version" || args[0] == "-version" {
@@ -106,46 +110,4 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'focussync <command> -h' for a command's flags.\n")
-}
-
-// newFlagSet returns a flag set for a subcommand whose -h prints usage (with the
-// command's description) to the app's stderr, and whose errors are usage errors.
-func newFlagSet(a *app, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("focussync "+name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() {
-		if fs.Output() == io.Discard {
-			return // a parse error: parseFlags reports it as a usage error
-		}
-		fmt.Fprintf(fs.Output(), "Usage: focussync %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// configFlag adds --config (and its shorthand -c) to a command's flags.
-func configFlag(fs *flag.FlagSet) *string {
-	p := fs.String("config", "", "config file (TOML)")
-	fs.StringVar(p, "c", "", "shorthand for --config")
-	return p
-}
-
-// parseFlags parses args and turns flag errors into usage errors. Positional
-// arguments are refused.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	out := fs.Output()
-	fs.SetOutput(io.Discard) // errors are reported once, as usage errors
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
 }

@@ -21,7 +21,7 @@ func init() {
 const tokenCheck = 5 * time.Second
 
 func runRun(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "run", "run --config FILE [-v]\n\n"+
+	fs := newFlagSet(a, "run", "run [--config FILE] [-v]\n\n"+
 		"Runs the daemon in the foreground: watches every folder and keeps its task in\n"+
 		"sync. SIGINT or SIGTERM stop it cleanly; SIGHUP reloads the config and the token.\n"+
 		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise.")

@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "service", summary: "install, uninstall, start, stop or query the system service", run: runService})
+	register(&command{name: "service", summary: "install, uninstall, start, stop or query the system service", run: runService, actions: serviceActions})
 }
 
 // serviceActions are the actions of `focussync service`, in help order.
@@ -78,7 +78,7 @@ func runService(ctx context.Context, a *app, args []string) error {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(a.stderr, serviceHelp)
+		fmt.Fprint(a.stdout, serviceHelp)
 		return flag.ErrHelp
 	}
 	opts := serviceOptions{action: args[0], goos: runtime.GOOS}
@@ -87,18 +87,20 @@ func runService(ctx context.Context, a *app, args []string) error {
 	}
 	usage := "service " + opts.action + " [--name NAME] [--user-service]"
 	if opts.action == "install" {
-		usage = "service install --config FILE [--user USER] [--name NAME] [--user-service]"
+		usage = "service install [--config FILE] [--user USER] [--name NAME] [--user-service]"
 	}
 	fs := newFlagSet(a, "service "+opts.action, usage)
 	fs.StringVar(&opts.name, "name", packaging.DefaultName, "the service's `name`")
 	fs.BoolVar(&opts.userService, "user-service", false, "a per-user service (systemd --user unit, macOS LaunchAgent) instead of a system one")
+	cfgPath := new(string)
 	if opts.action == "install" {
-		fs.StringVar(&opts.config, "config", "", "the configuration `file` the service runs with (required; stored as an absolute path)")
+		cfgPath = configFlag(fs)
 		fs.StringVar(&opts.user, "user", "", "the `account` the service runs as (Linux default: focussync; macOS: root; Windows: LocalSystem)")
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	opts.config = *cfgPath
 	if !serviceNameRE.MatchString(opts.name) {
 		return usageError{fmt.Sprintf("--name %q: use letters, digits and _.@- only", opts.name)}
 	}
@@ -110,9 +112,6 @@ func runService(ctx context.Context, a *app, args []string) error {
 	}
 	if opts.action != "install" {
 		return controlService(ctx, a, opts)
-	}
-	if opts.config == "" {
-		return usageError{"--config is required"}
 	}
 	return installService(ctx, a, opts)
 }

@@ -30,17 +30,16 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestService_Usage(t *testing.T) {
 	for _, tc := range []struct {
-		args     []string
-		code     int
-		inStderr []string
+		args   []string
+		code   int
+		output []string // on stdout for help (exit 0), on stderr for errors
 	}{
 		{[]string{"service", "-h"}, 0, []string{"Usage: focussync service <action>", "install", "uninstall", "restart", "status"}},
-		{[]string{"service", "install", "-h"}, 0, []string{"Usage: focussync service install --config FILE", "-config file", "-user account", "-user-service", "-name name"}},
-		{[]string{"service", "status", "-h"}, 0, []string{"Usage: focussync service status", "-user-service"}},
+		{[]string{"service", "install", "-h"}, 0, []string{"Usage: focussync service install [--config FILE]", "-c, --config FILE", "--user ACCOUNT", "--user-service", "--name NAME"}},
+		{[]string{"service", "status", "-h"}, 0, []string{"Usage: focussync service status", "--user-service"}},
 		{[]string{"service"}, 2, []string{"missing action"}},
 		{[]string{"service", "reinstall"}, 2, []string{`unknown action "reinstall"`, "Run 'focussync service -h'"}},
-		{[]string{"service", "install"}, 2, []string{"--config is required"}},
-		{[]string{"service", "start", "--config", "x.toml"}, 2, []string{"-config"}},
+		{[]string{"service", "start", "--config", "x.toml"}, 2, []string{"unknown flag: --config"}},
 		{[]string{"service", "install", "--config", "x.toml", "--name", "bad name"}, 2, []string{`--name "bad name"`}},
 		{[]string{"service", "install", "--config", "x.toml", "--user", "ann", "--user-service"}, 2, []string{"exclude each other"}},
 		{[]string{"service", "stop", "extra"}, 2, []string{`unexpected argument "extra"`}},
@@ -50,15 +49,19 @@ func TestService_Usage(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tc.code, stderr)
 			}
-			if n := strings.Count(stderr, "Usage:"); n > 1 {
-				t.Errorf("usage printed %d times:\n%s", n, stderr)
+			out, other := stderr, stdout
+			if tc.code == 0 {
+				out, other = stdout, stderr // help goes to stdout
 			}
-			if stdout != "" {
-				t.Errorf("stdout = %q, want nothing", stdout)
+			if n := strings.Count(out, "Usage:"); n > 1 {
+				t.Errorf("usage printed %d times:\n%s", n, out)
 			}
-			for _, s := range tc.inStderr {
-				if !strings.Contains(stderr, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+			if other != "" {
+				t.Errorf("the other stream = %q, want nothing", other)
+			}
+			for _, s := range tc.output {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%s", s, out)
 				}
 			}
 		})

@@ -30,9 +30,6 @@ type daemonEnv struct {
 // openRuntime loads the config and token, opens the state store and builds the
 // engine. The caller closes it.
 func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
-	if cfgPath == "" {
-		return nil, usageError{"--config is required"}
-	}
 	cfg, err := config.LoadWith(cfgPath, config.Options{AllowMissingFolders: true})
 	if err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ type dbFolder struct {
 }
 
 func runStatus(ctx context.Context, a *app, args []string) error {
-	flags := newFlagSet(a, "status", "status --config FILE [--json]\n\n"+
+	flags := newFlagSet(a, "status", "status [--config FILE] [--json]\n\n"+
 		"Asks the running daemon for its status ([status] listen) and prints one row per\n"+
 		"folder, the files that failed and the API quota. When the daemon does not answer,\n"+
 		"prints what the state db records instead. Exits 1 when no status could be read.")
@@ -59,9 +59,6 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	asJSON := flags.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(flags, args); err != nil {
 		return err
-	}
-	if *cfgPath == "" {
-		return usageError{"--config is required"}
 	}
 	// A folder whose directory is gone (an unmounted share) is when its status
 	// matters most: accept it, with a warning.

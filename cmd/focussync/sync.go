@@ -18,7 +18,7 @@ func init() {
 }
 
 func runSync(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "sync", "sync --config FILE [--dry-run] [--allow-mass-delete] [-v]\n\n"+
+	fs := newFlagSet(a, "sync", "sync [--config FILE] [--dry-run] [--allow-mass-delete] [-v]\n\n"+
 		"Syncs every folder once: uploads new files, renames, reorders and deletes, then\n"+
 		"prints a summary. Exits 0 when every folder converged, 1 when anything could not be\n"+
 		"synced (each file is named with the reason). --dry-run prints the plan and its\n"+
