@@ -79,7 +79,8 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	if err := startStatus(ctx, rt, d); err != nil {
+	ping := make(chan chan struct{})
+	if err := startStatus(ctx, rt, d, []livenessCheck{loopPing("reload loop", ping)}); err != nil {
 		return err
 	}
 	// Start before the reload loop, which then owns rt.cfg; it ends before the
@@ -88,7 +89,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
-		watchReload(ctx, rt, d, hup, verbose)
+		watchReload(ctx, rt, d, hup, ping, verbose)
 	}()
 	<-ctx.Done()
 	<-reloaded
@@ -107,8 +108,9 @@ func daemonFolders(cfg *config.Config) []syncer.DaemonFolder {
 }
 
 // watchReload reloads the config and token on SIGHUP, and the token when its file
-// changes. An invalid new config is refused and the running one kept.
-func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-chan os.Signal, verbose bool) {
+// changes. An invalid new config is refused and the running one kept. It answers
+// the liveness pings of ping.
+func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, verbose bool) {
 	tick := time.NewTicker(tokenCheck)
 	defer tick.Stop()
 	token, _, _ := rt.cfg.Token()
@@ -116,6 +118,8 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-cha
 		select {
 		case <-ctx.Done():
 			return
+		case reply := <-ping:
+			answerPing(reply)
 		case <-hup:
 			cfg, err := config.LoadWith(rt.cfg.Path, config.Options{AllowMissingFolders: true})
 			if err != nil {

@@ -25,6 +25,8 @@ type daemonEnv struct {
 	log    *slog.Logger
 	level  *slog.LevelVar
 	engine *syncer.Engine
+	// activity keeps the recent log events for the status page.
+	activity *activityLog
 }
 
 // openRuntime loads the config and token, opens the state store and builds the
@@ -35,7 +37,8 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 		return nil, err
 	}
 	level := new(slog.LevelVar)
-	log := newLogger(a.stderr, cfg.Log, level, verbose)
+	activity := newActivityLog(activitySize)
+	log := withActivity(newLogger(a.stderr, cfg.Log, level, verbose), activity)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -68,7 +71,7 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 		}
 		eng.RetryInitial = d
 	}
-	return &daemonEnv{cfg: cfg, client: client, store: st, log: log, level: level, engine: eng}, nil
+	return &daemonEnv{cfg: cfg, client: client, store: st, log: log, level: level, engine: eng, activity: activity}, nil
 }
 
 func (r *daemonEnv) Close() error { return r.store.Close() }

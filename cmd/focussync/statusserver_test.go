@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -115,182 +114,6 @@ func TestStatusServer_StatusJSON(t *testing.T) {
 	}
 }
 
-func TestStatusServer_Metrics(t *testing.T) {
-	addr := startTestStatusServer(t, sampleStatus(time.Now()))
-	resp, body := statusGet(t, http.MethodGet, "http://"+addr+"/metrics")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
-	}
-	if got, want := resp.Header.Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8"; got != want {
-		t.Errorf("Content-Type = %q, want %q", got, want)
-	}
-	checkExposition(t, body)
-	for _, line := range []string{
-		"# HELP focussync_up 1 while the daemon is running.",
-		"# TYPE focussync_up gauge",
-		"focussync_up 1",
-		`focussync_build_info{version="1.2.3"} 1`,
-		"# TYPE focussync_requests_total counter",
-		`focussync_requests_total{endpoint="bulk",status="ok"} 3`,
-		`focussync_requests_total{endpoint="bulk",status="502"} 1`,
-		`focussync_requests_total{endpoint="list",status="ok"} 2`,
-		"# TYPE focussync_uploads_total counter",
-		"focussync_uploads_total 25",
-		"focussync_upload_bytes_total 123456789",
-		"focussync_retries_total 1",
-		"focussync_api_paused 0",
-		`focussync_quota_remaining{organization_id="11"} 23`,
-		`focussync_quota_remaining{organization_id="12"} -1`,
-		`focussync_quota_reset_seconds{organization_id="12"} -1`,
-		`focussync_files_tracked{folder="/srv/share/acme",task_id="101"} 42`,
-		`focussync_files_tracked{folder="/srv/share/a \"quoted\"\\dir",task_id="102"} 7`,
-		`focussync_pending_operations{folder="/srv/share/a \"quoted\"\\dir",task_id="102"} 3`,
-		`focussync_folder_paused{folder="/srv/share/acme",task_id="101"} 0`,
-		`focussync_folder_paused{folder="/srv/share/a \"quoted\"\\dir",task_id="102"} 1`,
-		`focussync_failures{folder="/srv/share/acme",task_id="101"} 1`,
-		`focussync_failures{folder="/srv/share/a \"quoted\"\\dir",task_id="102"} 0`,
-		"# TYPE focussync_pass_duration_seconds histogram",
-		`focussync_pass_duration_seconds_bucket{le="0.01"} 1`,
-		`focussync_pass_duration_seconds_bucket{le="0.25"} 1`,
-		`focussync_pass_duration_seconds_bucket{le="0.5"} 2`,
-		`focussync_pass_duration_seconds_bucket{le="2.5"} 3`,
-		`focussync_pass_duration_seconds_bucket{le="300"} 3`,
-		`focussync_pass_duration_seconds_bucket{le="+Inf"} 4`,
-		"focussync_pass_duration_seconds_sum 402.304",
-		"focussync_pass_duration_seconds_count 4",
-	} {
-		if !hasLine(body, line) {
-			t.Errorf("/metrics lacks the line\n  %s", line)
-		}
-	}
-	// Times are measured against the clock: check they are plausible, not exact.
-	if v := sampleValue(t, body, `focussync_quota_reset_seconds{organization_id="11"}`); v <= 0 || v > 41*60+30 {
-		t.Errorf("quota reset = %v s, want in (0, 2490]", v)
-	}
-	if v := sampleValue(t, body, "focussync_uptime_seconds"); v < 3*3600 {
-		t.Errorf("uptime = %v s, want at least 3h", v)
-	}
-}
-
-// TestWriteMetrics_Escaping checks the escapes of label values and HELP text, and
-// that bytes which are not UTF-8 do not leak into the output.
-func TestWriteMetrics_Escaping(t *testing.T) {
-	st := syncer.Status{Folders: []syncer.FolderStatus{{Path: "/a\nb\\c\"d\xff", Task: 1}}}
-	out := string(writeMetrics(nil, st, time.Now()))
-	checkExposition(t, out)
-	want := `focussync_files_tracked{folder="/a\nb\\c\"d` + "\uFFFD" + `",task_id="1"} 0`
-	if !hasLine(out, want) {
-		t.Errorf("output lacks %s\n%s", want, out)
-	}
-	var b []byte
-	if got := string(appendEscaped(b, "a\\b\n\"c\"", false)); got != `a\\b\n"c"` {
-		t.Errorf("HELP escape = %s, want %s", got, `a\\b\n"c"`)
-	}
-}
-
-// TestWriteMetrics_Empty checks a daemon with no folder and no pass yet: every
-// family is still declared and the histogram is all zeros.
-func TestWriteMetrics_Empty(t *testing.T) {
-	out := string(writeMetrics(nil, syncer.Status{}, time.Now()))
-	checkExposition(t, out)
-	for _, line := range []string{
-		"# TYPE focussync_files_tracked gauge",
-		`focussync_pass_duration_seconds_bucket{le="+Inf"} 0`,
-		"focussync_pass_duration_seconds_count 0",
-		"focussync_uptime_seconds 0",
-	} {
-		if !hasLine(out, line) {
-			t.Errorf("output lacks %s\n%s", line, out)
-		}
-	}
-}
-
-var (
-	helpLine   = regexp.MustCompile(`^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*$`)
-	typeLine   = regexp.MustCompile(`^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$`)
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*\})? (-?[0-9.e+]+|\+Inf|-Inf|NaN)$`)
-)
-
-// checkExposition checks the text format: every line is a HELP, TYPE or sample
-// line; every family has HELP then TYPE once, before its samples; samples of a
-// family are together; counters end in _total.
-func checkExposition(t *testing.T, body string) {
-	t.Helper()
-	if !strings.HasSuffix(body, "\n") {
-		t.Errorf("exposition does not end with a newline")
-	}
-	help, typ := map[string]bool{}, map[string]string{}
-	done := map[string]bool{} // families whose samples are over
-	current := ""
-	for i, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		if m := helpLine.FindStringSubmatch(line); m != nil {
-			if help[m[1]] {
-				t.Errorf("line %d: second HELP for %s", i+1, m[1])
-			}
-			help[m[1]] = true
-			continue
-		}
-		if m := typeLine.FindStringSubmatch(line); m != nil {
-			if !help[m[1]] || typ[m[1]] != "" {
-				t.Errorf("line %d: TYPE for %s without a HELP before it, or twice", i+1, m[1])
-			}
-			typ[m[1]] = m[2]
-			if m[2] == "counter" && !strings.HasSuffix(m[1], "_total") {
-				t.Errorf("line %d: counter %s does not end in _total", i+1, m[1])
-			}
-			continue
-		}
-		m := sampleLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Errorf("line %d is not valid exposition text: %q", i+1, line)
-			continue
-		}
-		fam := m[1]
-		if typ[fam] == "" {
-			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if base, ok := strings.CutSuffix(fam, suf); ok && typ[base] == "histogram" {
-					fam = base
-				}
-			}
-		}
-		if typ[fam] == "" {
-			t.Errorf("line %d: sample of %s without a TYPE line", i+1, m[1])
-		}
-		if fam != current {
-			if done[fam] {
-				t.Errorf("line %d: samples of %s are not together", i+1, fam)
-			}
-			done[current] = true
-			current = fam
-		}
-	}
-}
-
-func hasLine(body, line string) bool {
-	for l := range strings.SplitSeq(body, "\n") {
-		if l == line {
-			return true
-		}
-	}
-	return false
-}
-
-// sampleValue returns the value of the sample whose name and labels are series.
-func sampleValue(t *testing.T, body, series string) float64 {
-	t.Helper()
-	for l := range strings.SplitSeq(body, "\n") {
-		if v, ok := strings.CutPrefix(l, series+" "); ok {
-			var f float64
-			if err := json.Unmarshal([]byte(v), &f); err != nil {
-				t.Fatalf("sample %s: value %q: %v", series, v, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no sample %s in\n%s", series, body)
-	return 0
-}
-
 func TestStatusServer_Routes(t *testing.T) {
 	addr := startTestStatusServer(t, sampleStatus(time.Now()))
 	for _, tc := range []struct {
@@ -298,8 +121,11 @@ func TestStatusServer_Routes(t *testing.T) {
 		code         int
 		body         string // a part of the body
 	}{
-		{"GET", "/", 200, "GET /metrics"},
-		{"GET", "/", 200, "GET /status"},
+		{"GET", "/", 200, "<title>focussync status</title>"},
+		{"GET", "/healthz", 200, "ok"},
+		{"GET", "/readyz", 503, `"ready": false`},
+		{"GET", "/activity", 200, "[]"},
+		{"GET", "/metrics", 200, "focussync_up 1"},
 		{"HEAD", "/status", 200, ""},
 		{"GET", "/nothing", 404, ""},
 		{"GET", "/status/extra", 404, ""},
