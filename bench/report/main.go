@@ -29,7 +29,11 @@ func main() {
 	seed := flag.Int64("seed", 1, "seed of the soak and the generated trees")
 	bin := flag.String("bin", "", "focussync binary (default: build ./cmd/focussync)")
 	only := flag.String("only", "", "comma-separated sections to run: costs,soak,initial,rescan,bigfile,latency (default all)")
+	scratch := flag.String("scratch", "", "directory for the state dbs and trees, on a disk file system as on a real host (default: the temp directory, or the user cache directory when the temp directory is in memory)")
 	flag.Parse()
+	if n := os.Getenv(holdEnv); n != "" {
+		os.Exit(holdRecords(n)) // the memory floor's child process
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *soakFor == 0 {
@@ -38,16 +42,17 @@ func main() {
 			*soakFor = time.Minute
 		}
 	}
-	os.Exit(run(ctx, options{out: *out, quick: *quick, soak: *soakFor, seed: *seed, bin: *bin, only: *only}))
+	os.Exit(run(ctx, options{out: *out, quick: *quick, soak: *soakFor, seed: *seed, bin: *bin, only: *only, scratch: *scratch}))
 }
 
 type options struct {
-	out   string
-	quick bool
-	soak  time.Duration
-	seed  int64
-	bin   string
-	only  string
+	out     string
+	quick   bool
+	soak    time.Duration
+	seed    int64
+	bin     string
+	only    string
+	scratch string
 }
 
 func (o options) want(section string) bool {
@@ -68,7 +73,13 @@ func logf(format string, args ...any) {
 
 func run(ctx context.Context, o options) int {
 	began := time.Now()
-	scratch, err := os.MkdirTemp("", "focussync-report-")
+	load0 := loadAverage()
+	base, fsName, err := scratchBase(o.scratch)
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	scratch, err := os.MkdirTemp(base, "focussync-report-")
 	if err != nil {
 		logf("%v", err)
 		return 1
@@ -138,7 +149,8 @@ func run(ctx context.Context, o options) int {
 	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 15 minutes; `-quick` makes a smaller version in a few).\n", cmd)
 	fmt.Fprintf(&doc, "Fuzzing is separate: `bench/fuzz.sh [fuzztime]`.\n\n")
 	fmt.Fprintf(&doc, "- Generated %s in %s%s.\n", began.UTC().Format("2006-01-02 15:04 MST"), time.Since(began).Round(time.Second), quickNote(o.quick))
-	fmt.Fprintf(&doc, "- Machine: %s.\n", benchenv.Machine())
+	fmt.Fprintf(&doc, "- Machine: %s. Load average (1, 5, 15 min) %s at the start, %s at the end.\n", benchenv.Machine(), load0, loadAverage())
+	fmt.Fprintf(&doc, "- The state dbs and the trees are on %s (%s), so that every commit pays a real fsync, as on a host.\n", fsName, base)
 	fmt.Fprintf(&doc, "- Everything runs the real `focussync` binary against the in-process emulator (`focus/focustest`) on loopback. "+
 		"The machine is shared with other work: read the ratios, measured side by side in the same run; absolute times are for orientation only.\n\n")
 	doc.WriteString(body.String())
@@ -205,7 +217,7 @@ func initialSection(ctx context.Context, bin, scratch string, quick bool, seed i
 		idleSpell = 20 * time.Second
 	}
 	var b strings.Builder
-	b.WriteString("| initial sync | tree | focussync `sync` | floor: hash + bare uploads | ratio | peak RSS of `sync` | requests |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString(initialHeader)
 	res, env, err := initialSync(ctx, bin, scratch, many, logf)
 	if err != nil {
 		return b.String(), err
@@ -250,15 +262,19 @@ const soakIntro = "`focussync run` against the emulator with every fault at once
 	"`go run ./bench/soak -duration 5m -seed N` runs it alone."
 
 const initialIntro = "A fresh task, the emulator without latency and with an unlimited quota. The floor is what the same work costs without focussync: " +
-	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by a bare loop of HTTP requests " +
-	"(bench/internal/naive.BareBulk) to a fresh emulator; the floor adds the two, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
+	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by bare loops of HTTP requests " +
+	"(bench/internal/naive.BareBulk) to a fresh emulator: one loop, and two concurrent loops (a client that keeps two requests in flight); " +
+	"each floor adds hash and upload times, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
 	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
-const rescanIntro = "A tree of 100 folders of 1,000 small files. The rescan is watcher.Scan with a cache from the previous snapshot (what the daemon does on every pass); " +
-	"the floor is a bare filepath.WalkDir with one Lstat per entry. Then the tree is synced once (quota 0) and the daemon runs over it: its memory once idle."
+const rescanIntro = "A tree of 100 folders of 1,000 small files. First watcher.Scan alone with a cache from the previous snapshot (what every pass does); " +
+	"the floor is a bare filepath.WalkDir with one Lstat per entry. Then the tree is synced once (quota 0) and rescanned by new `focussync sync` processes " +
+	"(what a user or a cron job runs: open the state db, load, scan, plan, send nothing), each next to a bare walk. Then the daemon runs over it: its memory once idle, " +
+	"next to a bare Go process that holds one small record per file (the report's own binary, run as a child)."
 
 const bigIntro = "One sparse file uploaded by `focussync sync` (max_file_size raised); the peak RSS is VmHWM of the process, sampled from /proc every 20 ms while it runs. " +
 	"The upload is streamed: memory must not grow with the file."
 
-const latencyIntro = "A running daemon with settle = 1s; files are written one at a time, 300 ms apart after each upload; the time from each file's close until the emulator holds its attachment, " +
-	"minus settle. The daemon's debounce after a change (1 s, so that files dropped together go up together) runs while the file settles; what remains is the timer's granularity, the scan and the upload."
+const latencyIntro = "A running daemon with settle = 300 ms and rescan = 2 s; files are added and renamed one at a time, 300 ms apart after each shows in Focus; " +
+	"the time from each change until the emulator holds the attachment under its name, minus settle. The floor is one bare create request of the same file " +
+	"(bench/internal/naive.BareBulk with one file) to a fresh emulator, timed right after."

@@ -12,11 +12,14 @@ import (
 
 // Mem is a process's resident memory, from /proc/<pid>/status.
 type Mem struct {
-	RSS int64 // VmRSS, bytes
-	HWM int64 // VmHWM (peak RSS), bytes
+	RSS  int64 // VmRSS, bytes
+	HWM  int64 // VmHWM (peak RSS), bytes
+	Anon int64 // RssAnon: the heap, stacks and other private memory, bytes
+	File int64 // RssFile: mapped files (the binary, the state db's mmap), bytes
 }
 
-// ReadMem reads VmRSS and VmHWM of pid. It fails once the process has exited.
+// ReadMem reads VmRSS, VmHWM, RssAnon and RssFile of pid. It fails once the
+// process has exited.
 func ReadMem(pid int) (Mem, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -26,8 +29,18 @@ func ReadMem(pid int) (Mem, error) {
 	found := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		var dst *int64
+		switch k {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.HWM
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
+		default:
 			continue
 		}
 		f := strings.Fields(v)
@@ -38,11 +51,9 @@ func ReadMem(pid int) (Mem, error) {
 		if err != nil {
 			continue
 		}
-		found++
-		if k == "VmRSS" {
-			m.RSS = n << 10
-		} else {
-			m.HWM = n << 10
+		*dst = n << 10
+		if k == "VmRSS" || k == "VmHWM" {
+			found++
 		}
 	}
 	if found < 2 {

@@ -69,8 +69,8 @@ func TestProc_ReadsOwnProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RSS <= 0 || m.HWM < m.RSS {
-		t.Errorf("mem = %+v, want 0 < RSS <= HWM", m)
+	if m.RSS <= 0 || m.HWM < m.RSS || m.Anon <= 0 || m.File <= 0 || m.Anon+m.File > m.RSS {
+		t.Errorf("mem = %+v, want 0 < RSS <= HWM, RssAnon and RssFile > 0 and within RSS", m)
 	}
 	if _, err := CPUSeconds(os.Getpid()); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package naive
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,24 +61,41 @@ func TestPass_CostsWhatANaiveClientCosts(t *testing.T) {
 }
 
 func TestBareBulk_UploadsInBatchesOfTen(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			srv := focustest.NewServer(focustest.Options{Token: "tok"})
+			defer srv.Close()
+			dir := t.TempDir()
+			var files []BareFile
+			for i := range 23 {
+				p := filepath.Join(dir, string(rune('a'+i))+".bin")
+				if err := os.WriteFile(p, []byte{byte(i)}, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, BareFile{Path: p, Name: filepath.Base(p)})
+			}
+			if err := BareBulk(context.Background(), srv.Client(), srv.URL, 1, 2, 3, "tok", files, loops); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, a := range srv.Attachments(3) {
+				got[a.Name] = true
+			}
+			if len(got) != 23 || len(srv.Attachments(3)) != 23 {
+				t.Errorf("attachments = %d (%d names), want 23 distinct", len(srv.Attachments(3)), len(got))
+			}
+			if n := len(srv.Requests()); n != 3 {
+				t.Errorf("requests = %d, want 3 bulk creates", n)
+			}
+		})
+	}
+}
+
+func TestBareBulk_StopsAtTheFirstError(t *testing.T) {
 	srv := focustest.NewServer(focustest.Options{Token: "tok"})
 	defer srv.Close()
-	dir := t.TempDir()
-	var files []BareFile
-	for i := range 23 {
-		p := filepath.Join(dir, string(rune('a'+i))+".bin")
-		if err := os.WriteFile(p, []byte{byte(i)}, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, BareFile{Path: p, Name: filepath.Base(p)})
-	}
-	if err := BareBulk(context.Background(), srv.Client(), srv.URL, 1, 2, 3, "tok", files); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(srv.Attachments(3)); n != 23 {
-		t.Errorf("attachments = %d, want 23", n)
-	}
-	if n := len(srv.Requests()); n != 3 {
-		t.Errorf("requests = %d, want 3 bulk creates", n)
+	files := []BareFile{{Path: filepath.Join(t.TempDir(), "missing.bin"), Name: "missing.bin"}}
+	if err := BareBulk(context.Background(), srv.Client(), srv.URL, 1, 2, 3, "tok", files, 2); err == nil {
+		t.Error("a file that cannot be read: no error")
 	}
 }
