@@ -97,6 +97,9 @@ func syncFolder(f config.Folder) syncer.Folder {
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
+	if c, ok := w.(*console); ok {
+		return c.tty
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

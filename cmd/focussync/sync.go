@@ -30,13 +30,15 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rt, err := openRuntime(a, *cfgPath, *verbose)
+	// The log and the progress bar share the terminal through one writer.
+	con := newConsole(a.stderr)
+	rt, err := openRuntime(&app{stdout: a.stdout, stderr: con}, *cfgPath, *verbose)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 
-	bar := newProgressBar(a.stderr)
+	bar := newProgressBar(con)
 	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, Progress: bar.update, WaitSettle: !*dry}
 	results := make([]*syncer.Result, len(rt.cfg.Folders))
 	errs := make([]error, len(rt.cfg.Folders))
@@ -194,59 +196,4 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// progressBar draws one line of upload progress on a terminal, and nothing
-// elsewhere.
-type progressBar struct {
-	w       io.Writer
-	on      bool
-	mu      sync.Mutex
-	folders map[string]syncer.Progress
-	drawn   bool
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	return &progressBar{w: w, on: isTerminal(w), folders: map[string]syncer.Progress{}}
-}
-
-func (b *progressBar) update(p syncer.Progress) {
-	if !b.on {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.folders[p.Folder] = p
-	var t syncer.Progress
-	waiting := ""
-	for _, f := range b.folders {
-		t.Files += f.Files
-		t.FilesTotal += f.FilesTotal
-		t.Bytes += f.Bytes
-		t.BytesTotal += f.BytesTotal
-		if f.Waiting != "" {
-			waiting = ", " + f.Waiting
-		}
-	}
-	width := 24
-	filled := width
-	if t.BytesTotal > 0 {
-		filled = int(int64(width) * t.Bytes / t.BytesTotal)
-	}
-	quota := ""
-	if p.QuotaLeft >= 0 {
-		quota = fmt.Sprintf(", quota left %d", p.QuotaLeft)
-	}
-	fmt.Fprintf(b.w, "\r\033[K[%s%s] %d/%d files, %s/%s%s%s",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-		t.Files, t.FilesTotal, humanBytes(t.Bytes), humanBytes(t.BytesTotal), quota, waiting)
-	b.drawn = true
-}
-
-func (b *progressBar) done() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.drawn {
-		fmt.Fprint(b.w, "\r\033[K")
-	}
 }
