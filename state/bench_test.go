@@ -85,3 +85,23 @@ func BenchmarkBeginIntent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpen100k measures Open of a db of 100,000 records: verification of
+// every page and every value before the db is used.
+func BenchmarkOpen100k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "state.db")
+	s := mustOpen(b, path)
+	fill(b, s, folderA, 100_000)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}

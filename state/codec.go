@@ -66,7 +66,7 @@ func newDecoder(b string) decoder {
 	d := decoder{b: b}
 	if len(b) == 0 {
 		d.err = errShortValue
-	} else if b[0] != valueFormat {
+	} else if b[0] != valueFormat && b[0] != sealedFormat {
 		d.err = fmt.Errorf("unknown value format %d", b[0])
 	} else {
 		d.b = b[1:]
@@ -179,12 +179,16 @@ func encodeRecord(r FileRecord) ([]byte, error) {
 	if err := e.time(r.UpdatedAt); err != nil {
 		return nil, fmt.Errorf("field UpdatedAt: %w", err)
 	}
-	return e.b, nil
+	return seal([]byte(r.Path), e.b), nil
 }
 
 // decodeRecord decodes the record stored under key path with value v, copying
 // both out of the transaction in a single allocation.
 func decodeRecord(path, v []byte) (FileRecord, error) {
+	v, err := unseal(path, v)
+	if err != nil {
+		return FileRecord{Path: string(path)}, err
+	}
 	var sb strings.Builder // one allocation for key and value, with no copy in String
 	sb.Grow(len(path) + len(v))
 	sb.Write(path)
@@ -208,8 +212,11 @@ func decodeRecord(path, v []byte) (FileRecord, error) {
 
 // peekRecord reads only whether a record is managed and whether it holds a
 // refusal, without copying the value.
-func peekRecord(v []byte) (managed, refused bool, err error) {
-	if len(v) == 0 || v[0] != valueFormat {
+func peekRecord(path, v []byte) (managed, refused bool, err error) {
+	if v, err = unseal(path, v); err != nil {
+		return false, false, err
+	}
+	if len(v) == 0 || (v[0] != valueFormat && v[0] != sealedFormat) {
 		return false, false, errors.New("bad record value")
 	}
 	id, n := binary.Varint(v[1:])
@@ -235,10 +242,14 @@ func encodeMeta(m Meta) ([]byte, error) {
 		return nil, fmt.Errorf("field LastVerify: %w", err)
 	}
 	e.str(m.LastError)
-	return e.b, nil
+	return seal(keyMeta, e.b), nil
 }
 
 func decodeMeta(v []byte) (Meta, error) {
+	v, err := unseal(keyMeta, v)
+	if err != nil {
+		return Meta{}, err
+	}
 	d := newDecoder(string(v))
 	var m Meta
 	m.Device = d.uvarint()
@@ -272,10 +283,15 @@ func encodeIntent(in *Intent) ([]byte, error) {
 		e.varint(f.DisplayOrder)
 		e.varint(f.Replaces)
 	}
-	return e.b, nil
+	// The key (the id) is assigned in the transaction that stores the intent.
+	return seal(nil, e.b), nil
 }
 
 func decodeIntent(id uint64, v []byte) (Intent, error) {
+	v, err := unseal(nil, v)
+	if err != nil {
+		return Intent{ID: id}, err
+	}
 	d := newDecoder(string(v))
 	in := Intent{ID: id}
 	in.Op = IntentOp(d.str())

@@ -44,7 +44,7 @@ func TestCodec_Truncated(t *testing.T) {
 		v   []byte
 		dec func([]byte) error
 	}{
-		"record": {rec, func(b []byte) error { _, err := decodeRecord([]byte("p"), b); return err }},
+		"record": {rec, func(b []byte) error { _, err := decodeRecord([]byte("x/y"), b); return err }},
 		"meta":   {meta, func(b []byte) error { _, err := decodeMeta(b); return err }},
 		"intent": {in, func(b []byte) error { _, err := decodeIntent(1, b); return err }},
 	}
@@ -60,10 +60,25 @@ func TestCodec_Truncated(t *testing.T) {
 		if err := d.dec(append(d.v[:len(d.v):len(d.v)], 0)); err == nil {
 			t.Errorf("%s: a trailing byte was accepted", name)
 		}
-		bad := append([]byte{valueFormat + 1}, d.v[1:]...)
+		bad := append([]byte{9}, d.v[1:]...)
 		if err := d.dec(bad); err == nil {
 			t.Errorf("%s: an unknown format byte was accepted", name)
 		}
+		for i := range d.v {
+			flipped := append([]byte(nil), d.v...)
+			flipped[i] ^= 0x10
+			if err := d.dec(flipped); err == nil {
+				t.Errorf("%s: a value with byte %d flipped was accepted", name, i)
+			}
+		}
+		// A value of schema 1 has no checksum and stays readable.
+		old := append([]byte{valueFormat}, d.v[1:len(d.v)-4]...)
+		if err := d.dec(old); err != nil {
+			t.Errorf("%s: an unsealed value of format 1: %v", name, err)
+		}
+	}
+	if _, err := decodeRecord([]byte("x/z"), rec); err == nil {
+		t.Error("a record under another key was accepted")
 	}
 }
 

@@ -59,7 +59,7 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 		return nil, fmt.Errorf("load folder: %w", err)
 	}
 	f := &Folder{Key: k}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view("read", func(tx *bolt.Tx) error {
 		fb := tx.Bucket(name)
 		if fb == nil {
 			return nil
@@ -163,7 +163,7 @@ func (s *Store) Commit(k FolderKey, c Change) error {
 			return fmt.Errorf("commit folder %s: meta: %w", k, err)
 		}
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update("write", func(tx *bolt.Tx) error {
 		fb, err := tx.CreateBucketIfNotExists(name)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Store) BeginIntent(k FolderKey, in *Intent) error {
 		return fmt.Errorf("begin %s intent for folder %s: %w", in.Op, k, err)
 	}
 	var id uint64
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update("write", func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMeta)
 		if mb == nil {
 			return errors.New("store-wide meta bucket missing")
@@ -280,7 +280,7 @@ func (s *Store) BeginIntent(k FolderKey, in *Intent) error {
 // in bucket name order.
 func (s *Store) Folders() ([]FolderKey, error) {
 	var keys []FolderKey
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("read", func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, fb *bolt.Bucket) error {
 			if bytes.Equal(name, bucketMeta) {
 				return nil
@@ -320,7 +320,7 @@ func (s *Store) DropFolder(k FolderKey) error {
 	if err != nil {
 		return fmt.Errorf("drop folder: %w", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update("write", func(tx *bolt.Tx) error {
 		if tx.Bucket(name) == nil {
 			return nil
 		}

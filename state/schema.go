@@ -2,12 +2,13 @@ package state
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Layout, schema 1:
+// Layout, schema 2 (schema 1 is the same, with unsealed values):
 //
 //	meta/                       store-wide bucket
 //	    schema   -> uint64 big-endian schema version
@@ -36,11 +37,12 @@ type migration func(tx *bolt.Tx) error
 // writes. Append to it, never edit or reorder it.
 var migrations = []migration{
 	migrateV0toV1,
+	migrateV1toV2,
 }
 
 // SchemaVersion is the schema version this build reads and writes: the length of
 // the migration table.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrateV0toV1 creates the store-wide bucket in a new database.
 func migrateV0toV1(tx *bolt.Tx) error {
@@ -48,17 +50,38 @@ func migrateV0toV1(tx *bolt.Tx) error {
 	return err
 }
 
+// migrateV1toV2 changes nothing stored: from schema 2 on, values are written
+// sealed with a checksum (seal.go), and unsealed values of schema 1 stay readable.
+// The version tells an older build that it cannot read the file.
+func migrateV1toV2(*bolt.Tx) error { return nil }
+
 // readSchema returns the database's schema version: 0 for a new, empty database.
 func readSchema(tx *bolt.Tx) (int, error) {
 	mb := tx.Bucket(bucketMeta)
 	if mb == nil {
-		var foreign []byte
+		// A database without the store-wide bucket is new, unless it holds other
+		// buckets: folder buckets of ours (the store-wide bucket was lost: damage),
+		// or only buckets of another program.
+		var first []byte
+		ours := false
 		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			foreign = append([]byte(nil), name...)
-			return errStop
+			if first == nil {
+				first = append([]byte(nil), name...)
+			}
+			if _, err := parseBucketName(name); err == nil {
+				ours = true
+				return errStop
+			}
+			return nil
 		})
-		if foreign != nil {
-			return 0, fmt.Errorf("no schema version, but a bucket %q", foreign)
+		switch {
+		case ours:
+			return 0, errors.New("folder buckets, but no store-wide meta bucket")
+		case first != nil:
+			return 0, &dbError{
+				msg:  fmt.Sprintf("a bbolt database without focussync's buckets (it holds a bucket %q)", first),
+				kind: ErrForeign,
+			}
 		}
 		return 0, nil
 	}
@@ -73,7 +96,7 @@ func readSchema(tx *bolt.Tx) (int, error) {
 func (s *Store) upgrade(migs []migration) error {
 	want := len(migs)
 	var have int
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("read", func(tx *bolt.Tx) error {
 		var err error
 		have, err = readSchema(tx)
 		return err
@@ -95,7 +118,7 @@ func (s *Store) upgrade(migs []migration) error {
 			"open it read-write once (start the daemon) to upgrade it", s.path, have, want)
 	}
 
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update("write", func(tx *bolt.Tx) error {
 		have, err := readSchema(tx)
 		if err != nil {
 			return s.corrupt(err)
@@ -121,7 +144,14 @@ func (s *Store) upgrade(migs []migration) error {
 
 // corrupt wraps a layout error found after bbolt itself opened the file.
 func (s *Store) corrupt(err error) error {
-	if _, ok := err.(*dbError); ok {
+	if de, ok := err.(*dbError); ok {
+		if de.kind == ErrForeign {
+			return &dbError{
+				msg: fmt.Sprintf("%s is not a focussync state db (%s): it may belong to another program, so "+
+					"focussync leaves it alone. Set [state] path to a file of focussync's own", s.path, de.msg),
+				kind: ErrForeign,
+			}
+		}
 		return err
 	}
 	return &dbError{

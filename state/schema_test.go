@@ -104,39 +104,39 @@ func TestOpen_Migrations(t *testing.T) {
 	t.Run("a failing migration leaves the file as it was", func(t *testing.T) {
 		ran = nil
 		fail := func(*bolt.Tx) error { ran = append(ran, "fail"); return fmt.Errorf("boom") }
-		_, err := open(path, Options{}, []migration{migrateV0toV1, step("v2"), fail})
-		if err == nil || !strings.Contains(err.Error(), "from schema 2 to 3") || !strings.Contains(err.Error(), "boom") {
-			t.Fatalf("open = %v, want the failure of migration 2 to 3", err)
+		_, err := open(path, Options{}, []migration{migrateV0toV1, migrateV1toV2, step("v3"), fail})
+		if err == nil || !strings.Contains(err.Error(), "from schema 3 to 4") || !strings.Contains(err.Error(), "boom") {
+			t.Fatalf("open = %v, want the failure of migration 3 to 4", err)
 		}
-		if want := []string{"v2", "fail"}; fmt.Sprint(ran) != fmt.Sprint(want) {
+		if want := []string{"v3", "fail"}; fmt.Sprint(ran) != fmt.Sprint(want) {
 			t.Errorf("ran %v, want %v", ran, want)
 		}
-		if v := schemaOf(t, path); v != 1 {
-			t.Errorf("schema after failed migration = %d, want 1", v)
+		if v := schemaOf(t, path); v != 2 {
+			t.Errorf("schema after failed migration = %d, want 2", v)
 		}
-		s := mustOpen(t, path) // still usable by this build, and v2's bucket is gone
+		s := mustOpen(t, path) // still usable by this build, and v3's bucket is gone
 		s.Close()
 	})
 
 	t.Run("pending migrations run in order", func(t *testing.T) {
 		ran = nil
-		s, err := open(path, Options{}, []migration{migrateV0toV1, step("v2"), step("v3")})
+		s, err := open(path, Options{}, []migration{migrateV0toV1, migrateV1toV2, step("v3"), step("v4")})
 		if err != nil {
-			t.Fatalf("open with 3 migrations: %v", err)
+			t.Fatalf("open with 4 migrations: %v", err)
 		}
 		if f := mustLoad(t, s, folderA); len(f.Files) != 1 {
 			t.Errorf("records lost in migration: %+v", f)
 		}
 		s.Close()
-		if want := []string{"v2", "v3"}; fmt.Sprint(ran) != fmt.Sprint(want) {
+		if want := []string{"v3", "v4"}; fmt.Sprint(ran) != fmt.Sprint(want) {
 			t.Errorf("ran %v, want %v", ran, want)
 		}
-		if v := schemaOf(t, path); v != 3 {
-			t.Errorf("schema = %d, want 3", v)
+		if v := schemaOf(t, path); v != 4 {
+			t.Errorf("schema = %d, want 4", v)
 		}
 
 		ran = nil
-		s, err = open(path, Options{}, []migration{migrateV0toV1, step("v2"), step("v3")})
+		s, err = open(path, Options{}, []migration{migrateV0toV1, migrateV1toV2, step("v3"), step("v4")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestOpen_Migrations(t *testing.T) {
 			if !errors.Is(err, ErrNewerSchema) {
 				t.Fatalf("Open(ReadOnly=%v) = %v, want ErrNewerSchema", ro, err)
 			}
-			want := fmt.Sprintf("state db %s was written by a newer focussync (schema 3; this build knows %d)",
+			want := fmt.Sprintf("state db %s was written by a newer focussync (schema 4; this build knows %d)",
 				path, SchemaVersion)
 			if err.Error() != want {
 				t.Errorf("error = %q\nwant %q", err, want)

@@ -22,7 +22,7 @@ func (s *Store) Stats(k FolderKey) (FolderStats, error) {
 		return FolderStats{}, fmt.Errorf("folder stats: %w", err)
 	}
 	var st FolderStats
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view("read", func(tx *bolt.Tx) error {
 		fb := tx.Bucket(name)
 		if fb == nil {
 			return nil
@@ -33,7 +33,7 @@ func (s *Store) Stats(k FolderKey) (FolderStats, error) {
 		}
 		if b := fb.Bucket(bucketFiles); b != nil {
 			err := b.ForEach(func(p, v []byte) error {
-				managed, refused, err := peekRecord(v)
+				managed, refused, err := peekRecord(p, v)
 				if err != nil {
 					return fmt.Errorf("file %q: %w", p, err)
 				}

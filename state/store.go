@@ -35,21 +35,30 @@ type Options struct {
 	// ReadOnly opens an existing database with a shared lock, without creating,
 	// migrating or writing it. Writes return an error.
 	ReadOnly bool
+	// MoveAsideDamaged makes a read-write Open that finds the db damaged rename it
+	// to <path>.damaged-<UTC time> and start a new, empty one; Store.Recovered
+	// then says what happened. A file that is not a focussync state db is never
+	// moved (Open fails with ErrForeign).
+	MoveAsideDamaged bool
 }
 
 // Store is the bbolt state database: per folder, the file records, the folder
 // meta and the open intents. Its methods are safe for concurrent use.
 type Store struct {
-	db       *bolt.DB
-	path     string
-	readOnly bool
+	db        *bolt.DB
+	path      string
+	readOnly  bool
+	recovered *Recovery
 }
 
 // Open opens the state database at path, creating it (0600, and its directory 0700)
-// and bringing its schema up to date unless opts.ReadOnly is set. It fails with an
-// error wrapping ErrLocked when another process holds the database, ErrNewerSchema
-// when a newer focussync wrote it, ErrCorrupt when it is not a state database, and
-// fs.ErrNotExist for a read-only open of a missing file.
+// and bringing its schema up to date unless opts.ReadOnly is set. Before bbolt maps
+// the file, Open checks its whole structure with plain reads (see verifyImage), and
+// then decodes every value, so that damage is found here and not in the middle of a
+// pass. It fails with an error wrapping ErrLocked when another process holds the
+// database, ErrNewerSchema when a newer focussync wrote it, ErrCorrupt when it is
+// damaged (unless opts.MoveAsideDamaged), ErrForeign when it is another program's
+// file, and fs.ErrNotExist for a read-only open of a missing file.
 //
 // Keep the database on a local disk: bbolt's lock and mmap are not reliable on a
 // network filesystem (see OnNetworkFS).
@@ -63,37 +72,149 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open state db: empty path")
 	}
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
 	}
-	if opts.ReadOnly {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("open state db read-only: %w", err)
-		}
-		if fi.Size() == 0 {
-			return nil, &dbError{
-				msg:  fmt.Sprintf("state db %s is empty: it was never initialised (a read-write open creates it)", path),
-				kind: ErrCorrupt,
+	if !opts.ReadOnly {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create state db directory: %w", err)
 			}
 		}
-	} else if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state db directory: %w", err)
+	}
+	s, err := openOnce(path, opts, migs)
+	if err == nil || !opts.MoveAsideDamaged {
+		return s, err
+	}
+	var moved *movedError
+	if !errors.As(err, &moved) {
+		return nil, err
+	}
+	s, err = openOnce(path, opts, migs)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the damaged db was moved to %s)", err, moved.to)
+	}
+	s.recovered = &Recovery{MovedTo: moved.to, Reason: moved.reason}
+	return s, nil
+}
+
+// movedError says that openOnce found the db damaged and moved it aside.
+type movedError struct {
+	to     string
+	reason error
+}
+
+func (e *movedError) Error() string { return fmt.Sprintf("damaged state db moved to %s: %v", e.to, e.reason) }
+
+// openOnce opens and locks the file, verifies it, opens it with bbolt and checks
+// its schema and values. With opts.MoveAsideDamaged a damaged file is renamed
+// while still locked, and the error is a *movedError.
+func openOnce(path string, opts Options, migs []migration) (*Store, error) {
+	f, err := openLocked(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	aside := func(reason error) error {
+		if opts.ReadOnly && errors.Is(reason, ErrCorrupt) && !errors.Is(reason, ErrForeign) {
+			return &dbError{msg: reason.Error() + "; " + RecoveryHint, kind: ErrCorrupt, cause: reason}
+		}
+		if !opts.MoveAsideDamaged || opts.ReadOnly || errors.Is(reason, ErrForeign) || !errors.Is(reason, ErrCorrupt) {
+			return reason
+		}
+		to, err := moveAside(path, time.Now())
+		if err != nil {
+			return fmt.Errorf("%w; %w", reason, err)
+		}
+		return &movedError{to: to, reason: reason}
+	}
+	if fi.Size() == 0 && opts.ReadOnly {
+		f.Close()
+		return nil, &dbError{
+			msg:  fmt.Sprintf("state db %s is empty: it was never initialised (a read-write open creates it)", path),
+			kind: ErrCorrupt,
+		}
+	}
+	if fi.Size() > 0 {
+		err := guard(path, "verify", func() error { return verifyImage(f, fi.Size()) })
+		if err != nil {
+			var head [16]byte
+			n, _ := f.ReadAt(head[:], 0)
+			err = damaged(path, err, !looksLikeBolt(f, fi.Size()), head[:n])
+			err = aside(err)
+			f.Close()
+			return nil, err
 		}
 	}
 
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	var db *bolt.DB
+	err = guard(path, "open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:  opts.Timeout,
+			ReadOnly: opts.ReadOnly,
+			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil },
+		})
+		return err
+	})
 	if err != nil {
-		return nil, openError(path, err)
+		f.Close() // bbolt closed it already, unless it panicked
+		if !errors.Is(err, ErrCorrupt) {
+			err = openError(path, err)
+		}
+		return nil, aside(err)
 	}
 	s := &Store{db: db, path: path, readOnly: opts.ReadOnly}
-	if err := s.upgrade(migs); err != nil {
+	err = s.upgrade(migs)
+	if err == nil {
+		err = s.checkLayout()
+		if err != nil {
+			err = s.corrupt(err)
+		}
+	}
+	if err != nil {
+		err = aside(err)
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openLocked opens the file at path as bbolt would and takes its lock; it makes
+// sure that the locked file is still the one at path (another process may have
+// moved a damaged db aside while this one waited).
+func openLocked(path string, opts Options) (*os.File, error) {
+	flag := os.O_RDWR | os.O_CREATE
+	if opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	for range 3 {
+		f, err := os.OpenFile(path, flag, 0o600)
+		if err != nil {
+			if opts.ReadOnly {
+				return nil, fmt.Errorf("open state db read-only: %w", err)
+			}
+			return nil, fmt.Errorf("open state db: %w", err)
+		}
+		if err := lockFile(f, !opts.ReadOnly, opts.Timeout); err != nil {
+			f.Close()
+			if errors.Is(err, errLockTimeout) {
+				return nil, openError(path, berrors.ErrTimeout)
+			}
+			return nil, fmt.Errorf("open state db: %w", err)
+		}
+		fi, err1 := f.Stat()
+		pi, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("open state db %s: the file keeps being replaced", path)
 }
 
 // openError turns a bbolt Open error into one that says what happened to which file.

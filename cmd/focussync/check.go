@@ -42,6 +42,9 @@ func runCheck(_ context.Context, a *app, args []string) error {
 	if tokErr != nil {
 		return exitError{1, tokErr}
 	}
+	if err := checkStateDB(a.stderr, cfg); err != nil {
+		return exitError{1, err}
+	}
 	return nil
 }
 

@@ -56,10 +56,11 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 	if network, fs := state.OnNetworkFS(cfg.State.Path); network {
 		log.Warn("the state db is on a network filesystem ("+fs+"); keep it on a local disk", "path", cfg.State.Path)
 	}
-	st, err := state.Open(cfg.State.Path, state.Options{Timeout: time.Second})
+	st, err := state.Open(cfg.State.Path, state.Options{Timeout: time.Second, MoveAsideDamaged: true})
 	if err != nil {
 		return nil, err
 	}
+	logRecovery(log, st)
 	eng := syncer.NewEngine(client, st, log)
 	eng.Metrics = &syncer.Metrics{}
 	if v := os.Getenv("FOCUSSYNC_RETRY_INITIAL"); v != "" {

@@ -290,8 +290,8 @@ func TestStatusCommand_Errors(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := e.status(t)
-	if code != 1 || !strings.Contains(stderr, "corrupt") {
-		t.Errorf("status over a corrupt db: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	if code != 1 || !strings.Contains(stderr, "not a focussync state db") {
+		t.Errorf("status over a file that is not a state db: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 
