@@ -104,7 +104,9 @@ type movedError struct {
 	reason error
 }
 
-func (e *movedError) Error() string { return fmt.Sprintf("damaged state db moved to %s: %v", e.to, e.reason) }
+func (e *movedError) Error() string {
+	return fmt.Sprintf("damaged state db moved to %s: %v", e.to, e.reason)
+}
 
 // openOnce opens and locks the file, verifies it, opens it with bbolt and checks
 // its schema and values. With opts.MoveAsideDamaged a damaged file is renamed
