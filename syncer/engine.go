@@ -55,6 +55,15 @@ type PassOptions struct {
 	// WaitSettle makes Sync wait for files that are still changing (up to
 	// maxSettleWaits times the settle time) instead of leaving them to a later pass.
 	WaitSettle bool
+	// ListFirst makes the first round list the task and adopt the attachments that
+	// match local files by name and size, as a first run does, even when the
+	// records say the task was listed before: a process that has just become the
+	// task's writer adopts what the previous writer uploaded.
+	ListFirst bool
+	// MayWrite, when set, is called before each write is journaled and sent; an
+	// error ends the call with an error wrapping ErrWriteRefused, and nothing more
+	// is sent (another process may write to the task now).
+	MayWrite func(ctx context.Context) error
 }
 
 // maxSettleWaits bounds how often a one-shot sync waits for settling files: a file
@@ -143,9 +152,15 @@ func (r *Result) Converged() bool {
 	return r.Paused == "" && r.Held == "" && len(r.Failed) == 0
 }
 
-// ErrFatal marks an error that stops all work until a person acts (an API token that
-// is refused, a state db that cannot be written).
+// ErrFatal marks an error that stops the folder's pass at once instead of being
+// reported per file: an API token that is refused (the daemon then pauses every
+// folder until a new token is loaded) or a state db that cannot be read or written
+// (the daemon retries the folder later, with back-off).
 var ErrFatal = errors.New("fatal")
+
+// ErrWriteRefused is wrapped by the error of a pass that stopped because
+// PassOptions.MayWrite refused a write.
+var ErrWriteRefused = errors.New("not allowed to write to the task")
 
 // Engine runs sync passes. One Engine serves every folder; it is safe for concurrent
 // use by one goroutine per folder.
@@ -338,6 +353,7 @@ type pass struct {
 	folder   *state.Folder
 	snap     *watcher.Snapshot
 	listedAt time.Time         // when this round listed the task; zero when it did not
+	relisted bool              // PassOptions.ListFirst's listing was made
 	deferred map[string]bool   // deletes put off while a file of the same size settles
 	failed   map[string]string // path -> reason, failures of this call
 	progress Progress

@@ -71,6 +71,9 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 
 // upload sends one batch as a create (one file) or a bulk create, journaled.
 func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
+	if err := p.mayWrite(ctx); err != nil {
+		return err
+	}
 	in := &state.Intent{Op: state.IntentCreate, Files: files, Started: p.e.now()}
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal upload: %w", ErrFatal, err)
@@ -269,6 +272,9 @@ func (p *pass) recordFor(f state.IntentFile, a focus.Attachment) state.FileRecor
 // sent now stays in the journal and is sent by a later pass.
 func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) error {
 	for _, in := range intents {
+		if err := p.mayWrite(ctx); err != nil {
+			return err
+		}
 		err := p.call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
 			return p.e.Client.Delete(ctx, p.f.Task, in.AttachmentID)
 		})
@@ -298,6 +304,9 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 
 // remove deletes the attachment of a file that is gone from the folder.
 func (p *pass) remove(ctx context.Context, d Delete) error {
+	if err := p.mayWrite(ctx); err != nil {
+		return err
+	}
 	in := &state.Intent{Op: state.IntentDelete, AttachmentID: d.AttachmentID, Name: d.Name, Started: p.e.now()}
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal delete: %w", ErrFatal, err)
@@ -323,6 +332,9 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 
 // update sends one rename or reorder.
 func (p *pass) update(ctx context.Context, u Update) error {
+	if err := p.mayWrite(ctx); err != nil {
+		return err
+	}
 	in := &state.Intent{Op: state.IntentUpdate, AttachmentID: u.AttachmentID, Name: u.Name, DisplayOrder: u.DisplayOrder, Started: p.e.now()}
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal update: %w", ErrFatal, err)
@@ -364,6 +376,17 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		p.fail(u.Path, "update: "+err.Error())
 	}
 	return p.commit(c)
+}
+
+// mayWrite asks PassOptions.MayWrite whether the next write may be sent.
+func (p *pass) mayWrite(ctx context.Context) error {
+	if p.opt.MayWrite == nil {
+		return nil
+	}
+	if err := p.opt.MayWrite(ctx); err != nil {
+		return fmt.Errorf("%w: task %d: %w", ErrWriteRefused, p.f.Task.TaskID, err)
+	}
+	return nil
 }
 
 // abs is the local path of a record path.

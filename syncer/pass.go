@@ -70,8 +70,10 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 
 	var remote []focus.Attachment
 	listed := false
-	if !p.folder.Meta.Listed || p.verifyDue() {
-		first := !p.folder.Meta.Listed
+	relist := p.opt.ListFirst && !p.relisted
+	if !p.folder.Meta.Listed || relist || p.verifyDue() {
+		first := !p.folder.Meta.Listed || relist
+		p.relisted = p.relisted || relist
 		remote, err = p.list(ctx, p.listPriority())
 		if err != nil {
 			return nil, err

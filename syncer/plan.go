@@ -102,9 +102,13 @@ func (u Update) Rename() bool { return u.OldPath != "" }
 
 // Skip is a file left alone in this pass.
 type Skip struct {
-	Path   string
-	Reason string
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
+
+// Settling reports whether the file is skipped only because it is still changing:
+// a later pass picks it up by itself.
+func (s Skip) Settling() bool { return settlingReason(s.Reason) }
 
 // Replaces counts the old versions the uploads will delete afterwards.
 func (p *Plan) Replaces() int {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/syncer"
 )
@@ -90,18 +91,15 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		return nil
 	}
 
-	d := syncer.NewDaemon(rt.engine, rt.log, "demo")
+	d := daemon.New(rt.engine, daemon.Options{Log: rt.log, Version: "demo"})
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, daemonFolders(rt.cfg)) }()
 	// Show the first pass, then hand over to the user.
-	for ctx.Err() == nil {
-		st := d.Status()
-		if len(st.Folders) > 0 && !st.Folders[0].LastPass.IsZero() {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	select {
+	case <-d.Ready():
+	case <-ctx.Done():
 	}
 	fmt.Fprintln(a.stdout)
 	printAttachments(a.stdout, srv)

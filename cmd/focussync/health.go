@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 // aliveTimeout bounds one liveness check: a daemon whose loops do not answer
@@ -58,7 +58,7 @@ func checkAlive(ctx context.Context, checks []livenessCheck, timeout time.Durati
 
 // statusAnswers is a liveness check that the daemon hands out its status: that
 // takes the daemon's lock and every worker's, so a deadlock there shows.
-func statusAnswers(src func() syncer.Status) livenessCheck {
+func statusAnswers(src func() daemon.Status) livenessCheck {
 	return livenessCheck{name: "daemon status", check: func(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
@@ -111,7 +111,7 @@ type folderReadyJSON struct {
 
 // daemonReadiness says whether every folder is in sync or waiting only on the
 // API quota, with each folder's reason when it is not.
-func daemonReadiness(st syncer.Status) readiness {
+func daemonReadiness(st daemon.Status) readiness {
 	r := readiness{Ready: st.Paused == "", Folders: []folderReadyJSON{}}
 	for _, f := range st.Folders {
 		reason := folderReadiness(f, st.Quota)
@@ -130,7 +130,7 @@ func daemonReadiness(st syncer.Status) readiness {
 
 // folderReadiness returns why a folder is not ready, or "" when it is in sync or
 // its work waits only on the API quota.
-func folderReadiness(f syncer.FolderStatus, quota []syncer.QuotaStatus) string {
+func folderReadiness(f daemon.FolderStatus, quota []daemon.QuotaStatus) string {
 	quotaWait := quotaUsedUp(f, quota)
 	switch {
 	case f.Paused != "":
@@ -154,7 +154,7 @@ func folderReadiness(f syncer.FolderStatus, quota []syncer.QuotaStatus) string {
 // quotaUsedUp reports whether the API quota the folder's requests draw on is used
 // up. The status names no organization per folder; with one organization it is
 // that one's.
-func quotaUsedUp(f syncer.FolderStatus, quota []syncer.QuotaStatus) bool {
+func quotaUsedUp(f daemon.FolderStatus, quota []daemon.QuotaStatus) bool {
 	if len(quota) != 1 {
 		return false
 	}
@@ -179,7 +179,7 @@ func healthHandler(checks []livenessCheck, timeout time.Duration) http.HandlerFu
 
 // readyHandler serves GET /readyz: 200 when every folder is in sync or waits only
 // on the quota, 503 otherwise; the body is JSON with a reason per folder.
-func readyHandler(src func() syncer.Status) http.HandlerFunc {
+func readyHandler(src func() daemon.Status) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rd := daemonReadiness(src())
 		b, err := json.MarshalIndent(rd, "", "  ")

@@ -9,39 +9,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/syncer"
 )
 
 func TestReadyz(t *testing.T) {
 	now := time.Now()
-	synced := syncer.FolderStatus{Path: "/srv/a", Task: 1, State: "idle", LastPass: now}
-	quota := []syncer.QuotaStatus{{Organization: 11, Known: true, Remaining: 20}}
+	synced := daemon.FolderStatus{Path: "/srv/a", Task: 1, State: "idle", LastPass: now}
+	quota := []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 20}}
 	for _, tc := range []struct {
 		name   string
-		st     syncer.Status
+		st     daemon.Status
 		code   int
 		reason string // a part of the first folder's reason
 	}{
-		{"all synced", syncer.Status{Folders: []syncer.FolderStatus{synced}, Quota: quota}, 200, ""},
-		{"no folder", syncer.Status{}, 200, ""},
-		{"first pass running", syncer.Status{Folders: []syncer.FolderStatus{{Path: "/srv/a", State: "syncing"}}, Quota: quota}, 503, "first pass not finished"},
-		{"pending", syncer.Status{Folders: []syncer.FolderStatus{func() syncer.FolderStatus { f := synced; f.Pending = 4; return f }()}, Quota: quota}, 503, "4 operations pending"},
-		{"pending on quota", syncer.Status{Folders: []syncer.FolderStatus{func() syncer.FolderStatus { f := synced; f.Pending = 4; return f }()},
-			Quota: []syncer.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
-		{"first pass on quota", syncer.Status{Folders: []syncer.FolderStatus{{Path: "/srv/a", State: "syncing"}},
-			Quota: []syncer.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
-		{"held", syncer.Status{Folders: []syncer.FolderStatus{func() syncer.FolderStatus { f := synced; f.Held = "12 deletes exceed max_delete"; return f }()}}, 503, "deletes held: 12 deletes"},
-		{"paused", syncer.Status{Folders: []syncer.FolderStatus{func() syncer.FolderStatus { f := synced; f.Paused = "folder root is missing"; return f }()}}, 503, "paused: folder root is missing"},
-		{"failed", syncer.Status{Folders: []syncer.FolderStatus{func() syncer.FolderStatus {
+		{"all synced", daemon.Status{Folders: []daemon.FolderStatus{synced}, Quota: quota}, 200, ""},
+		{"no folder", daemon.Status{}, 200, ""},
+		{"first pass running", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", State: "syncing"}}, Quota: quota}, 503, "first pass not finished"},
+		{"pending", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Pending = 4; return f }()}, Quota: quota}, 503, "4 operations pending"},
+		{"pending on quota", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Pending = 4; return f }()},
+			Quota: []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
+		{"first pass on quota", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", State: "syncing"}},
+			Quota: []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
+		{"held", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Held = "12 deletes exceed max_delete"; return f }()}}, 503, "deletes held: 12 deletes"},
+		{"paused", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Paused = "folder root is missing"; return f }()}}, 503, "paused: folder root is missing"},
+		{"failed", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus {
 			f := synced
 			f.Failures = []syncer.Failure{{Path: "big.iso", Reason: "too large"}}
 			return f
 		}()}}, 503, "1 file not synced: big.iso: too large"},
-		{"token refused", syncer.Status{Paused: "401", Folders: []syncer.FolderStatus{synced}}, 503, "all work paused: 401"},
+		{"token refused", daemon.Status{Paused: "401", Folders: []daemon.FolderStatus{synced}}, 503, "all work paused: 401"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			readyHandler(func() syncer.Status { return tc.st })(rec, httptest.NewRequest("GET", "/readyz", nil))
+			readyHandler(func() daemon.Status { return tc.st })(rec, httptest.NewRequest("GET", "/readyz", nil))
 			if rec.Code != tc.code {
 				t.Errorf("code %d, want %d\n%s", rec.Code, tc.code, rec.Body)
 			}
@@ -60,7 +61,7 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
-	src := func() syncer.Status { return syncer.Status{} }
+	src := func() daemon.Status { return daemon.Status{} }
 	ping := make(chan chan struct{})
 	checks := []livenessCheck{statusAnswers(src), loopPing("reload loop", ping)}
 
@@ -97,7 +98,7 @@ func TestHealthz(t *testing.T) {
 	// A status that never comes (a deadlocked daemon).
 	block := make(chan struct{})
 	defer close(block)
-	hung := []livenessCheck{statusAnswers(func() syncer.Status { <-block; return syncer.Status{} })}
+	hung := []livenessCheck{statusAnswers(func() daemon.Status { <-block; return daemon.Status{} })}
 	rec = httptest.NewRecorder()
 	healthHandler(hung, 200*time.Millisecond)(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "daemon status") {

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 // metricsNamespace prefixes every focussync metric.
@@ -21,7 +21,7 @@ const metricsNamespace = "focussync"
 // scrape, the process and Go runtime collectors, and the handler's own request
 // counts. reg is where the status server's own collectors (requests by path and
 // code) are registered; it may be nil.
-func newMetricsHandler(src func() syncer.Status, reg *prometheus.Registry) http.Handler {
+func newMetricsHandler(src func() daemon.Status, reg *prometheus.Registry) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -41,7 +41,7 @@ func newMetricsHandler(src func() syncer.Status, reg *prometheus.Registry) http.
 // reading them at scrape time keeps one source of truth for /status, the status
 // page and /metrics.
 type statusCollector struct {
-	src func() syncer.Status
+	src func() daemon.Status
 	now func() time.Time
 
 	up, buildInfo, uptime, apiPaused                *prometheus.Desc
@@ -54,7 +54,7 @@ type statusCollector struct {
 
 var _ prometheus.Collector = (*statusCollector)(nil)
 
-func newStatusCollector(src func() syncer.Status) *statusCollector {
+func newStatusCollector(src func() daemon.Status) *statusCollector {
 	folder := []string{"folder", "task_id"}
 	org := []string{"organization_id"}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
@@ -173,7 +173,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		buckets[le] = h.Counts[i]
 	}
 	if len(buckets) == 0 {
-		for _, le := range syncer.PassBuckets {
+		for _, le := range daemon.PassBuckets {
 			buckets[le] = 0
 		}
 	}

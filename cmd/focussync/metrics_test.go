@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 // scrape fetches /metrics from addr, parses it with the Prometheus text parser
@@ -170,8 +170,8 @@ func TestStatusServer_Metrics(t *testing.T) {
 			t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
 		}
 	}
-	if len(hist.Bucket) != len(syncer.PassBuckets)+1 { // and +Inf
-		t.Errorf("%d buckets, want %d", len(hist.Bucket), len(syncer.PassBuckets)+1)
+	if len(hist.Bucket) != len(daemon.PassBuckets)+1 { // and +Inf
+		t.Errorf("%d buckets, want %d", len(hist.Bucket), len(daemon.PassBuckets)+1)
 	}
 }
 
@@ -187,7 +187,7 @@ func labelOf(m *dto.Metric, name string) string {
 // TestStatusServer_MetricsEscaping checks that a folder path with quotes,
 // backslashes, a newline and bytes that are not UTF-8 comes out as a valid label.
 func TestStatusServer_MetricsEscaping(t *testing.T) {
-	st := syncer.Status{Folders: []syncer.FolderStatus{{Path: "/a\nb\\c\"d\xff", Task: 1}}}
+	st := daemon.Status{Folders: []daemon.FolderStatus{{Path: "/a\nb\\c\"d\xff", Task: 1}}}
 	mfs := scrape(t, startTestStatusServer(t, st))
 	if _, ok := metricValue(mfs, "focussync_files_tracked", "folder", "/a\nb\\c\"d\uFFFD"); !ok {
 		t.Errorf("no files_tracked sample for the odd folder: %v", mfs["focussync_files_tracked"])
@@ -197,9 +197,9 @@ func TestStatusServer_MetricsEscaping(t *testing.T) {
 // TestStatusServer_MetricsEmpty checks a daemon with no folder and no pass yet:
 // the histogram is there, all zeros, and the output lints clean.
 func TestStatusServer_MetricsEmpty(t *testing.T) {
-	mfs := scrape(t, startTestStatusServer(t, syncer.Status{}))
+	mfs := scrape(t, startTestStatusServer(t, daemon.Status{}))
 	h := mfs["focussync_pass_duration_seconds"]
-	if h == nil || h.Metric[0].Histogram.GetSampleCount() != 0 || len(h.Metric[0].Histogram.Bucket) != len(syncer.PassBuckets)+1 {
+	if h == nil || h.Metric[0].Histogram.GetSampleCount() != 0 || len(h.Metric[0].Histogram.Bucket) != len(daemon.PassBuckets)+1 {
 		t.Errorf("empty pass histogram = %v", h)
 	}
 	if v := mustValue(t, mfs, "focussync_uptime_seconds"); v != 0 {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/config"
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 func init() {
@@ -74,7 +74,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	}
 	defer rt.Close()
 	v, _, _ := buildInfo()
-	d := syncer.NewDaemon(rt.engine, rt.log, v)
+	d := daemon.New(rt.engine, daemon.Options{Log: rt.log, Version: v})
 	rt.log.Info("focussync starting", "version", v, "config", rt.cfg.Path, "state", rt.cfg.State.Path, "folders", len(rt.cfg.Folders))
 
 	ctx, stop := context.WithCancel(ctx)
@@ -99,10 +99,10 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 }
 
 // daemonFolders turns the config's folders into the daemon's.
-func daemonFolders(cfg *config.Config) []syncer.DaemonFolder {
-	out := make([]syncer.DaemonFolder, len(cfg.Folders))
+func daemonFolders(cfg *config.Config) []daemon.Folder {
+	out := make([]daemon.Folder, len(cfg.Folders))
 	for i, f := range cfg.Folders {
-		out[i] = syncer.DaemonFolder{Folder: syncFolder(f), Watch: f.Watch, Rescan: f.Rescan}
+		out[i] = daemon.Folder{Folder: syncFolder(f), Watch: f.Watch, Rescan: f.Rescan}
 	}
 	return out
 }
@@ -110,7 +110,7 @@ func daemonFolders(cfg *config.Config) []syncer.DaemonFolder {
 // watchReload reloads the config and token on SIGHUP, and the token when its file
 // changes. An invalid new config is refused and the running one kept. It answers
 // the liveness pings of ping.
-func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, verbose bool) {
+func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, verbose bool) {
 	tick := time.NewTicker(tokenCheck)
 	defer tick.Stop()
 	token, _, _ := rt.cfg.Token()
@@ -149,7 +149,7 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, hup <-cha
 
 // reloadToken reads the token again and hands a changed one to the client; a pause
 // caused by a refused token ends.
-func reloadToken(rt *daemonEnv, d *syncer.Daemon, old string, loud bool) string {
+func reloadToken(rt *daemonEnv, d *daemon.Daemon, old string, loud bool) string {
 	tok, warns, err := rt.cfg.Token()
 	if err != nil {
 		if loud {

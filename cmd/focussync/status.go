@@ -18,8 +18,8 @@ import (
 	"unicode"
 
 	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/state"
-	"github.com/focussync/focussync/syncer"
 )
 
 // statusTimeout bounds the request to the daemon and the wait for the state db lock.
@@ -34,7 +34,7 @@ func init() {
 type statusReport struct {
 	Running bool           `json:"running"`
 	Source  string         `json:"source"`           // the status URL or the state db path
-	Daemon  *syncer.Status `json:"daemon,omitempty"` // when the daemon answered
+	Daemon  *daemon.Status `json:"daemon,omitempty"` // when the daemon answered
 	Folders []dbFolder     `json:"folders,omitempty"`
 	Note    string         `json:"note,omitempty"`
 }
@@ -117,7 +117,7 @@ func statusURL(listen string) string {
 }
 
 // fetchStatus asks the daemon for its status at u, the URL of its /status.
-func fetchStatus(ctx context.Context, u string) (*syncer.Status, error) {
+func fetchStatus(ctx context.Context, u string) (*daemon.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -138,7 +138,7 @@ func fetchStatus(ctx context.Context, u string) (*syncer.Status, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("get %s: %s", u, resp.Status)
 	}
-	var st syncer.Status
+	var st daemon.Status
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&st); err != nil {
 		return nil, fmt.Errorf("get %s: not a focussync status: %w", u, err)
 	}
@@ -199,7 +199,7 @@ func printJSON(w io.Writer, v any) error {
 
 // printDaemonStatus prints the daemon's status as tables: folders, failures, notes,
 // quota.
-func printDaemonStatus(w io.Writer, st *syncer.Status, now time.Time) {
+func printDaemonStatus(w io.Writer, st *daemon.Status, now time.Time) {
 	up := st.Uptime
 	if !st.Started.IsZero() {
 		up = roughDuration(now.Sub(st.Started))
@@ -297,7 +297,7 @@ func printDBStatus(w io.Writer, rep statusReport, now time.Time) {
 }
 
 // quotaLine describes one organization's quota: "23 left, resets in 41m".
-func quotaLine(q syncer.QuotaStatus, now time.Time) string {
+func quotaLine(q daemon.QuotaStatus, now time.Time) string {
 	if !q.Known {
 		return "not known yet (no request sent)"
 	}

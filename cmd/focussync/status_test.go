@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/state"
-	"github.com/focussync/focussync/syncer"
 )
 
 // statusEnv is a config with one folder for the status command, and its state db path.
@@ -108,8 +108,8 @@ func TestStatusCommand_Daemon(t *testing.T) {
 	defer cancel()
 	// The config needs the server's address and the status needs the config's
 	// folder: the status is set once both exist.
-	var cur atomic.Pointer[syncer.Status]
-	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() syncer.Status { return *cur.Load() }, nil)
+	var cur atomic.Pointer[daemon.Status]
+	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() daemon.Status { return *cur.Load() }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,13 +365,13 @@ func TestRoughDuration(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		q    syncer.QuotaStatus
+		q    daemon.QuotaStatus
 		want string
 	}{
-		{syncer.QuotaStatus{}, "not known yet (no request sent)"},
-		{syncer.QuotaStatus{Known: true, Remaining: 23, ResetAt: now.Add(41 * time.Minute)}, "23 left, resets in 41m"},
-		{syncer.QuotaStatus{Known: true, Remaining: 0, ResetAt: now.Add(-time.Second)}, "0 left, resets now"},
-		{syncer.QuotaStatus{Known: true, Remaining: 5}, "5 left"},
+		{daemon.QuotaStatus{}, "not known yet (no request sent)"},
+		{daemon.QuotaStatus{Known: true, Remaining: 23, ResetAt: now.Add(41 * time.Minute)}, "23 left, resets in 41m"},
+		{daemon.QuotaStatus{Known: true, Remaining: 0, ResetAt: now.Add(-time.Second)}, "0 left, resets now"},
+		{daemon.QuotaStatus{Known: true, Remaining: 5}, "5 left"},
 	} {
 		if got := quotaLine(tc.q, now); got != tc.want {
 			t.Errorf("quotaLine(%+v) = %q, want %q", tc.q, got, tc.want)

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 // statusShutdown is how long in-flight status requests get once the daemon stops.
@@ -20,7 +20,7 @@ const statusShutdown = 2 * time.Second
 // startStatus starts the daemon's status server on [status] listen, serving d's
 // status until ctx ends. alive are the liveness checks of the daemon's other
 // loops. It does nothing when the listen address is "".
-func startStatus(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, alive []livenessCheck) error {
+func startStatus(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, alive []livenessCheck) error {
 	_, err := serveStatus(ctx, rt.cfg.Status.Listen, statusSource{Status: d.Status, Alive: alive, Activity: rt.activity}, rt.log)
 	return err
 }
@@ -31,7 +31,7 @@ func startStatus(ctx context.Context, rt *daemonEnv, d *syncer.Daemon, alive []l
 // listens on (useful with port 0), or "" and no error when listen is "" (the
 // server is off). An address that cannot be listened on is an error naming
 // [status] listen.
-func startStatusServer(ctx context.Context, listen string, src func() syncer.Status, log *slog.Logger) (string, error) {
+func startStatusServer(ctx context.Context, listen string, src func() daemon.Status, log *slog.Logger) (string, error) {
 	return serveStatus(ctx, listen, statusSource{Status: src}, log)
 }
 
@@ -96,7 +96,7 @@ func statusExposed(listen string) bool {
 // statusSource is what the status server reports on.
 type statusSource struct {
 	// Status is the daemon's state (required).
-	Status func() syncer.Status
+	Status func() daemon.Status
 	// Alive are the checks of /healthz and the systemd watchdog; the status
 	// answering is always one of them.
 	Alive []livenessCheck

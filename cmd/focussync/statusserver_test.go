@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/syncer"
 )
@@ -21,12 +22,12 @@ const oddFolder = `/srv/share/a "quoted"\dir`
 
 // sampleStatus is a daemon status with two folders, two organizations (one quota
 // not yet known), request counters and pass durations.
-func sampleStatus(now time.Time) syncer.Status {
-	return syncer.Status{
+func sampleStatus(now time.Time) daemon.Status {
+	return daemon.Status{
 		Version: "1.2.3",
 		Started: now.Add(-3 * time.Hour),
 		Uptime:  "3h0m0s",
-		Folders: []syncer.FolderStatus{
+		Folders: []daemon.FolderStatus{
 			{
 				Path: "/srv/share/acme", Task: 101, State: "idle", Watch: "events", Files: 42, Pending: 0,
 				LastPass: now.Add(-3*time.Minute - 10*time.Second),
@@ -37,7 +38,7 @@ func sampleStatus(now time.Time) syncer.Status {
 				Paused: "folder root is missing", LastError: "scan: permission denied",
 			},
 		},
-		Quota: []syncer.QuotaStatus{
+		Quota: []daemon.QuotaStatus{
 			{Organization: 11, Known: true, Remaining: 23, ResetAt: now.Add(41*time.Minute + 30*time.Second)},
 			{Organization: 12},
 		},
@@ -55,11 +56,11 @@ func sampleStatus(now time.Time) syncer.Status {
 
 // startTestStatusServer starts a status server for st on a free loopback port and
 // stops it when the test ends.
-func startTestStatusServer(t *testing.T, st syncer.Status) string {
+func startTestStatusServer(t *testing.T, st daemon.Status) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() syncer.Status { return st }, slog.New(slog.DiscardHandler))
+	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() daemon.Status { return st }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("startStatusServer: %v", err)
 	}
@@ -103,12 +104,12 @@ func TestStatusServer_StatusJSON(t *testing.T) {
 	if !strings.Contains(body, "\n  \"version\": \"1.2.3\"") {
 		t.Errorf("body is not indented JSON:\n%s", body)
 	}
-	var got syncer.Status
+	var got daemon.Status
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("decode /status: %v\n%s", err, body)
 	}
 	// Metrics and PassDurations are for /metrics only.
-	want.Metrics, want.PassDurations = syncer.MetricsSnapshot{}, syncer.Histogram{}
+	want.Metrics, want.PassDurations = syncer.MetricsSnapshot{}, daemon.Histogram{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("/status round trip:\ngot  %+v\nwant %+v", got, want)
 	}
@@ -145,7 +146,7 @@ func TestStatusServer_Routes(t *testing.T) {
 
 func TestStatusServer_Off(t *testing.T) {
 	called := false
-	addr, err := startStatusServer(context.Background(), "", func() syncer.Status { called = true; return syncer.Status{} }, nil)
+	addr, err := startStatusServer(context.Background(), "", func() daemon.Status { called = true; return daemon.Status{} }, nil)
 	if addr != "" || err != nil {
 		t.Errorf("startStatusServer(\"\") = %q, %v; want \"\", nil", addr, err)
 	}
@@ -161,7 +162,7 @@ func TestStatusServer_PortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	taken := ln.Addr().String()
-	addr, err := startStatusServer(context.Background(), taken, func() syncer.Status { return syncer.Status{} }, nil)
+	addr, err := startStatusServer(context.Background(), taken, func() daemon.Status { return daemon.Status{} }, nil)
 	if err == nil {
 		t.Fatalf("startStatusServer on a taken port %s: no error, listening on %s", taken, addr)
 	}
@@ -178,7 +179,7 @@ func TestStatusServer_PortTaken(t *testing.T) {
 func TestStatusServer_StopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() syncer.Status { return syncer.Status{} }, nil)
+	addr, err := startStatusServer(ctx, "127.0.0.1:0", func() daemon.Status { return daemon.Status{} }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +218,8 @@ func TestStatusExposed(t *testing.T) {
 	}
 }
 
-func passHistogram(secs ...float64) syncer.Histogram {
-	h := syncer.NewHistogram(syncer.PassBuckets)
+func passHistogram(secs ...float64) daemon.Histogram {
+	h := daemon.NewHistogram(daemon.PassBuckets)
 	for _, s := range secs {
 		h.Observe(s)
 	}

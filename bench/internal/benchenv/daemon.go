@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/daemon"
 )
 
 // Daemon is a running `focussync run`.
@@ -97,8 +97,8 @@ func (d *Daemon) Stop(timeout time.Duration) (int, error) {
 }
 
 // Status fetches GET /status from the daemon's status server.
-func (d *Daemon) Status(ctx context.Context) (syncer.Status, error) {
-	var st syncer.Status
+func (d *Daemon) Status(ctx context.Context) (daemon.Status, error) {
+	var st daemon.Status
 	if d.env.StatusListen == "" {
 		return st, fmt.Errorf("daemon status: [status] listen is off")
 	}
@@ -124,9 +124,9 @@ func (d *Daemon) Status(ctx context.Context) (syncer.Status, error) {
 
 // WaitIdle polls /status until every folder has finished a pass after since and
 // is idle with nothing pending, or the deadline passes.
-func (d *Daemon) WaitIdle(ctx context.Context, since time.Time, timeout time.Duration) (syncer.Status, error) {
+func (d *Daemon) WaitIdle(ctx context.Context, since time.Time, timeout time.Duration) (daemon.Status, error) {
 	deadline := time.Now().Add(timeout)
-	var last syncer.Status
+	var last daemon.Status
 	var lastErr error
 	for time.Now().Before(deadline) {
 		if d.Exited() {

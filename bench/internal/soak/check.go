@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
-	"github.com/focussync/focussync/syncer"
 )
 
 // quiet is how long the converged daemon is watched for stray writes.
@@ -39,7 +39,7 @@ func (r *run) diffs() (a, b benchenv.Diff, files int, err error) {
 }
 
 // refusedReported reports whether the status names every refused file as a failure.
-func refusedReported(st syncer.Status) bool {
+func refusedReported(st daemon.Status) bool {
 	found := 0
 	for _, f := range st.Folders {
 		for _, fl := range f.Failures {
@@ -51,7 +51,7 @@ func refusedReported(st syncer.Status) bool {
 	return found == len(refused)
 }
 
-func allIdle(st syncer.Status) bool {
+func allIdle(st daemon.Status) bool {
 	if len(st.Folders) != 2 {
 		return false
 	}
@@ -79,7 +79,7 @@ func (r *run) converge(ctx context.Context) error {
 	start := time.Now()
 	deadline := start.Add(r.opt.Converge)
 	var da, db benchenv.Diff
-	var st syncer.Status
+	var st daemon.Status
 	var stErr error
 	for {
 		var err error
