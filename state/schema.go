@@ -11,6 +11,7 @@ import (
 // Layout, schema 2 (schema 1 is the same, with unsealed values):
 //
 //	meta/                       store-wide bucket
+//	    id       -> the store's random id (id.go), once asked for
 //	    schema   -> uint64 big-endian schema version
 //	    (sequence)              the last intent id handed out
 //	<path> NUL <task id>/       one bucket per folder (the task id in decimal)
