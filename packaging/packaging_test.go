@@ -47,7 +47,9 @@ func TestSystemdUnit_System(t *testing.T) {
 			"Description=" + DefaultDescription,
 		},
 		"[Service]": {
-			"Type=simple",
+			"Type=notify",
+			"NotifyAccess=main",
+			"WatchdogSec=60s",
 			"User=focussync",
 			"Group=focussync",
 			"ExecStart=/usr/bin/focussync run --config /etc/focussync/config.toml",

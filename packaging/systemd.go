@@ -48,8 +48,9 @@ func CredentialPath(name string) string {
 }
 
 // SystemdUnit renders a systemd unit that runs `focussync run --config` in the
-// foreground. focussync handles SIGTERM (clean stop) and SIGHUP (reload)
-// itself, so the unit only sends signals. Paths are quoted and escaped for
+// foreground, of Type=notify with a watchdog: focussync reports its readiness,
+// status and reloads on $NOTIFY_SOCKET. focussync handles SIGTERM (clean stop)
+// and SIGHUP (reload) itself, so the unit only sends signals. Paths are quoted and escaped for
 // systemd; the result contains no template actions.
 func SystemdUnit(p UnitParams) string {
 	if p.Name == "" {
@@ -130,7 +131,14 @@ StartLimitIntervalSec=300
 StartLimitBurst=5
 
 [Service]
-Type=simple
+# focussync tells systemd when its first pass of every folder has run (READY),
+# what it is doing (STATUS, shown by systemctl status) and that its loops still
+# answer: a daemon that stops answering for WatchdogSec is killed and restarted.
+# While the first passes run (a large tree, an API quota used up) it asks for
+# more start-up time as long as it answers.
+Type=notify
+NotifyAccess=main
+WatchdogSec=60s
 {{- if not .UserService}}
 User={{.User}}
 {{- if .Group}}

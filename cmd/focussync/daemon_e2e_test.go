@@ -43,11 +43,13 @@ type daemonProc struct {
 	err    error
 }
 
-// startDaemon runs `focussync run` on the env's config.
-func (e *env) startDaemon() *daemonProc {
+// startDaemon runs `focussync run` on the env's config, with extraEnv
+// (NAME=value) added to its environment.
+func (e *env) startDaemon(extraEnv ...string) *daemonProc {
 	e.t.Helper()
 	d := &daemonProc{t: e.t, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	d.cmd = e.command(context.Background(), "run")
+	d.cmd.Env = append(d.cmd.Env, extraEnv...)
 	d.cmd.Stderr = d.stderr
 	d.cmd.Stdout = d.stderr
 	if err := d.cmd.Start(); err != nil {

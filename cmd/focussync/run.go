@@ -80,18 +80,27 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	ping := make(chan chan struct{})
-	if err := startStatus(ctx, rt, d, []livenessCheck{loopPing("reload loop", ping)}); err != nil {
+	alive := []livenessCheck{loopPing("reload loop", ping)}
+	if err := startStatus(ctx, rt, d, alive); err != nil {
 		return err
 	}
+	notify := newNotifier(rt.log)
 	// Start before the reload loop, which then owns rt.cfg; it ends before the
 	// workers are waited for and the store is closed.
 	d.Start(ctx, daemonFolders(rt.cfg))
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
-		watchReload(ctx, rt, d, hup, ping, verbose)
+		watchReload(ctx, rt, d, hup, ping, notify, verbose)
+	}()
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		notify.run(ctx, d.Status, d.Ready(), alive)
 	}()
 	<-ctx.Done()
+	notify.Stopping()
+	<-notified
 	<-reloaded
 	d.Wait()
 	rt.log.Info("focussync stopped")
@@ -110,7 +119,7 @@ func daemonFolders(cfg *config.Config) []daemon.Folder {
 // watchReload reloads the config and token on SIGHUP, and the token when its file
 // changes. An invalid new config is refused and the running one kept. It answers
 // the liveness pings of ping.
-func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, verbose bool) {
+func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, notify *notifier, verbose bool) {
 	tick := time.NewTicker(tokenCheck)
 	defer tick.Stop()
 	token, _, _ := rt.cfg.Token()
@@ -121,9 +130,11 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-cha
 		case reply := <-ping:
 			answerPing(reply)
 		case <-hup:
+			notify.Reloading()
 			cfg, err := config.LoadWith(rt.cfg.Path, config.Options{AllowMissingFolders: true})
 			if err != nil {
 				rt.log.Error("config reload refused; the running config stays in force", "config", rt.cfg.Path, "err", err)
+				notify.Reloaded(d.Status())
 				continue
 			}
 			if cfg.State.Path != rt.cfg.State.Path {
@@ -139,6 +150,7 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-cha
 			rt.log.Info("config reloaded", "folders", len(cfg.Folders))
 			token = reloadToken(rt, d, token, true)
 			d.Apply(daemonFolders(cfg))
+			notify.Reloaded(d.Status())
 		case <-tick.C:
 			if rt.cfg.API.TokenFile != "" && os.Getenv("FOCUS_API_TOKEN") == "" {
 				token = reloadToken(rt, d, token, false)
