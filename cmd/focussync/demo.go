@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 )
 
@@ -39,7 +42,9 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "demo", "demo [--dir DIR] [--listen ADDR] [--once]\n\n"+
 		"Starts an emulator of the Focus API on loopback, makes a demo folder with a few\n"+
 		"files, and runs the daemon on it: drop, rename or delete files in the folder and\n"+
-		"watch the attachments change on the emulator's page. No account is needed.")
+		"watch the attachments change on the emulator's page. No account is needed.\n"+
+		"The emulator starts empty at every run, and so does the demo's state db: a second\n"+
+		"run with the same --dir uploads the folder's files again.")
 	dir := fs.String("dir", "", "demo `directory` (default: a new one under the system temp dir)")
 	listen := fs.String("listen", "127.0.0.1:8765", "emulator `address` (a free port is used if it is taken)")
 	once := fs.Bool("once", false, "sync once, print the result and exit")
@@ -65,6 +70,11 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	}
 	cfgPath, folder, err := makeDemo(*dir, srv.URL)
 	if err != nil {
+		return err
+	}
+	// The emulator starts empty at every run: so does the demo's state db, or it
+	// would remember uploads the new emulator never saw.
+	if err := resetDemoState(filepath.Join(*dir, "state.db")); err != nil {
 		return err
 	}
 	// The emulator takes any token; the demo's own config names a token file, and
@@ -109,6 +119,21 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		"  - open %s to see the task's attachments change\n"+
 		"Press Ctrl-C to stop.\n\n", folder, srv.PageURL)
 	return <-done
+}
+
+// resetDemoState deletes the demo's state db, unless another demo uses it.
+func resetDemoState(path string) error {
+	st, err := state.Open(path, state.Options{Timeout: 100 * time.Millisecond})
+	if errors.Is(err, state.ErrLocked) {
+		return fmt.Errorf("%s is in use by another focussync demo: stop it, or pick another --dir", path)
+	}
+	if err == nil {
+		st.Close()
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reset the demo's state db: %w", err)
+	}
+	return nil
 }
 
 // makeDemo writes the demo folder (unless it exists), its config and token file.
