@@ -12,21 +12,24 @@ import (
 // [api] token_file.
 const TokenEnv = "FOCUS_API_TOKEN"
 
-// Token returns the API token: $FOCUS_API_TOKEN when set, else the trimmed
-// contents of [api] token_file. A token file that is missing, unreadable or
+// Token returns the API token: $FOCUS_API_TOKEN when set, else the systemd
+// credential "token" when the process runs in a unit that loads it (see
+// CredentialName), else the trimmed contents of [api] token_file. A token file that is missing, unreadable or
 // empty is an error naming the file; one readable by group or others (on unix)
 // is a warning. Without either, the error says how to provide a token.
 func (c *Config) Token() (token string, warnings []string, err error) {
 	if t := strings.TrimSpace(os.Getenv(TokenEnv)); t != "" {
 		return t, nil, nil
 	}
-	if c.API.TokenFile == "" {
+	name := c.API.TokenFile
+	if cred := credentialFile(); cred != "" {
+		name = cred
+	} else if name == "" {
 		return "", nil, errors.New("no API token: set FOCUS_API_TOKEN or [api] token_file")
 	}
-	name := c.API.TokenFile
 	f, err := os.Open(name)
 	if err != nil {
-		return "", nil, fmt.Errorf("read token file (api.token_file): %w", err)
+		return "", nil, fmt.Errorf("read token file (api.token_file): %w%s", err, credentialHint(name, err))
 	}
 	defer f.Close()
 	st, err := f.Stat()

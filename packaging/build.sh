@@ -35,10 +35,12 @@ go build -trimpath \
 
 # The packaged configuration: the example with the values the packaged unit
 # needs (token from the systemd credential, state in the state directory).
-sed -e 's|^# *token_file = .*|token_file = "/run/credentials/focussync.service/token"|' \
+# The token file is root's; the service reads it as the systemd credential
+# "token" that the unit loads from the same file.
+sed -e 's|^# *token_file = "/etc/focussync/token"|token_file = "/etc/focussync/token"|' \
 	-e 's|^# *path = "/var/lib/focussync/state.db"|path = "/var/lib/focussync/state.db"|' \
 	config.example.toml >"$stage/config.toml"
-for want in 'token_file = "/run/credentials/focussync.service/token"' 'path = "/var/lib/focussync/state.db"'; do
+for want in 'token_file = "/etc/focussync/token"' 'path = "/var/lib/focussync/state.db"'; do
 	if ! grep -qxF "$want" "$stage/config.toml"; then
 		echo "build: config.example.toml has no commented line to turn into: $want" >&2
 		exit 1

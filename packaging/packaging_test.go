@@ -101,7 +101,7 @@ func TestSystemdUnit_System(t *testing.T) {
 			t.Errorf("[Service] has %q: start limits belong in [Unit]", l)
 		}
 	}
-	if !strings.Contains(unit, `token_file = "/run/credentials/focussync.service/token"`) {
+	if !strings.Contains(unit, `token_file = "/etc/focussync/token"`) {
 		t.Errorf("unit does not tell which token_file to configure\n%s", unit)
 	}
 }

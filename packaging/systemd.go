@@ -38,8 +38,9 @@ type UnitParams struct {
 }
 
 // CredentialPath returns where systemd exposes the token credential to the
-// unit named name ($CREDENTIALS_DIRECTORY/token). A configuration used by the
-// system unit sets [api] token_file to this path.
+// unit named name ($CREDENTIALS_DIRECTORY/token). focussync reads it in place of
+// [api] token_file, which names TokenSource, the file the credential is loaded
+// from (older configurations name this path itself).
 func CredentialPath(name string) string {
 	if name == "" {
 		name = DefaultName
@@ -155,9 +156,10 @@ UMask=0077
 LimitNOFILE=65536
 
 # The API token: systemd reads {{.TokenSource}} (root-only, mode 0600) and
-# hands it to the service as {{.CredentialPath}}.
-# The configuration must say, under [api]:
-#   token_file = "{{.CredentialPath}}"
+# hands it to the service as the credential "token" ({{.CredentialPath}}),
+# which focussync reads in place of [api] token_file. The configuration says:
+#   token_file = "{{.TokenSource}}"
+# so that "sudo focussync check" outside the service reads the same token.
 # The service does not start while {{.TokenSource}} is missing. systemd copies
 # the credential at start: after changing the token, restart the service (a
 # reload re-reads the configuration but still sees the old token).

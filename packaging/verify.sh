@@ -8,8 +8,11 @@
 #      throwaway root holding the package's files and this host's systemd units;
 #   5. dpkg installs, removes and purges the .deb in a throwaway root
 #      (dpkg --root, maintainer scripts run chrootless against that root):
-#      the user and group are created, files land with their modes, remove
-#      keeps the configuration, token and state, purge deletes them;
+#      the user and group are created, files land with their modes, the
+#      README's `sudo focussync check --config /etc/focussync/config.toml`
+#      passes (chroot) after the administrator's edit, and so does the same
+#      check as the service's user with the token as its systemd credential;
+#      remove keeps the configuration, token and state, purge deletes them;
 #   6. the .rpm's file list, config files and scripts (rpm -qp).
 # Installs the Debian packages systemd (for systemd-analyze) and rpm with
 # apt-get when they are missing.
@@ -74,7 +77,7 @@ out=$("$x/usr/bin/focussync" version)
 echo "$out"
 grep -q "^focussync $version$" <<<"$out" || fail "version output does not name $version"
 cmp -s "$x/lib/systemd/system/focussync.service" packaging/focussync.service || fail "packaged unit differs from packaging/focussync.service"
-grep -qxF 'token_file = "/run/credentials/focussync.service/token"' "$x/etc/focussync/config.toml" || fail "packaged config lacks the credential token_file"
+grep -qxF 'token_file = "/etc/focussync/token"' "$x/etc/focussync/config.toml" || fail "packaged config lacks token_file = /etc/focussync/token"
 grep -qxF 'path = "/var/lib/focussync/state.db"' "$x/etc/focussync/config.toml" || fail "packaged config lacks the state path"
 ok "binary runs; unit is packaging/focussync.service; config sets token_file and state path"
 
@@ -114,6 +117,38 @@ ok "preinstall created user and group: $(grep '^focussync:' "$r/etc/passwd")"
 [[ -f $r/lib/systemd/system/focussync.service ]] || fail "unit not installed"
 dpkg_r -s focussync | grep -q '^Status: install ok installed$' || fail "dpkg status"
 ok "installed: binary 0755, config 0640 root:focussync (gid $gid), unit in place, status installed"
+
+step "the packaged check, as the README says (in the throwaway root)"
+# The administrator's edit: organization, workspace and one folder.
+cfg=$r/etc/focussync/config.toml
+cp -p "$cfg" "$tmp/config.orig"
+sed -i -E '/^\[api\]/,/^\[/ { s|^#? *organization_id = .*|organization_id = 4711|; s|^#? *workspace_id = .*|workspace_id = 815| }' "$cfg"
+awk '/^\[\[folder\]\]/ { exit } { print }' "$cfg" >"$tmp/config.new"
+printf '[[folder]]\npath = "/srv/share/clients/acme"\ntask_id = 4242\n' >>"$tmp/config.new"
+cat "$tmp/config.new" >"$cfg"
+mkdir -p "$r/srv/share/clients/acme"
+install -m 0600 /dev/null "$r/etc/focussync/token"
+echo 'toggl_sk_packaged_check' >"$r/etc/focussync/token"
+# sudo focussync check --config /etc/focussync/config.toml
+out=$(chroot "$r" /usr/bin/focussync check --config /etc/focussync/config.toml 2>&1) || fail "packaged check failed: $out"
+echo "$out"
+grep -qF 'token:  found in /etc/focussync/token (not tested)' <<<"$out" || fail "check does not find the token in /etc/focussync/token"
+grep -qF 'Focus was not contacted' <<<"$out" || fail "check does not say that Focus was not contacted"
+grep -qF '/srv/share/clients/acme -> task 4242 (organization 4711, workspace 815)' <<<"$out" || fail "check does not show the folder"
+ok "root's check passes with the packaged config"
+# The service's view: its user, with the token as the systemd credential.
+uid=$(awk -F: '$1 == "focussync" { print $3 }' "$r/etc/passwd")
+cred=$r/run/credentials/focussync.service
+mkdir -p "$cred"
+install -m 0400 -o "$uid" -g "$gid" "$r/etc/focussync/token" "$cred/token"
+install -d -m 0700 -o "$uid" -g "$gid" "$r/var/lib/focussync" # StateDirectory=
+out=$(CREDENTIALS_DIRECTORY=/run/credentials/focussync.service chroot --userspec="$uid:$gid" "$r" \
+	/usr/bin/focussync check --config /etc/focussync/config.toml 2>&1) || fail "check as the service failed: $out"
+grep -qF 'token:  found in /run/credentials/focussync.service/token (systemd credential token)' <<<"$out" ||
+	fail "the service's user does not read the credential: $out"
+ok "the service's user reads the token as the credential \"token\" with the same config"
+rm -rf "$r/run" "$r/srv" "$r/var/lib/focussync"
+cat "$tmp/config.orig" >"$cfg"
 
 echo 'toggl_sk_test' >"$r/etc/focussync/token"
 mkdir -p "$r/var/lib/focussync"

@@ -201,9 +201,9 @@ func installWarnings(opts serviceOptions, cfg *config.Config) []string {
 	var ws []string
 	if opts.goos == "linux" && !opts.userService {
 		cred := packaging.CredentialPath(opts.name)
-		if cfg.API.TokenFile != cred {
-			ws = append(ws, fmt.Sprintf("the service reads its API token from %s (loaded by systemd from %s): set token_file = %q under [api] in %s",
-				cred, packaging.TokenSource, cred, opts.config))
+		if cfg.API.TokenFile != packaging.TokenSource && cfg.API.TokenFile != cred {
+			ws = append(ws, fmt.Sprintf("the service reads its API token as a systemd credential loaded from %s: set token_file = %q under [api] in %s, so that commands run outside the service read the same token",
+				packaging.TokenSource, packaging.TokenSource, opts.config))
 		}
 		for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system"} {
 			if p := filepath.Join(dir, opts.name+".service"); fileExists(p) {

@@ -403,15 +403,17 @@ func TestRunUnderServiceManager_NotWindows(t *testing.T) {
 
 func TestInstallWarnings_Linux(t *testing.T) {
 	o := linuxOpts()
-	cfg := &config.Config{API: config.API{TokenFile: "/etc/focussync/token"}}
+	cfg := &config.Config{API: config.API{TokenFile: "/home/ann/token"}}
 	ws := strings.Join(installWarnings(o, cfg), "\n")
-	if !strings.Contains(ws, `token_file = "/run/credentials/focussync.service/token"`) {
+	if !strings.Contains(ws, `token_file = "/etc/focussync/token"`) {
 		t.Errorf("no warning about token_file:\n%s", ws)
 	}
-	cfg.API.TokenFile = packaging.CredentialPath("focussync")
-	ws = strings.Join(installWarnings(o, cfg), "\n")
-	if strings.Contains(ws, "token_file =") {
-		t.Errorf("warning about a token_file that is right:\n%s", ws)
+	for _, right := range []string{packaging.TokenSource, packaging.CredentialPath("focussync")} {
+		cfg.API.TokenFile = right
+		ws = strings.Join(installWarnings(o, cfg), "\n")
+		if strings.Contains(ws, "token_file =") {
+			t.Errorf("warning about token_file = %q, which is right:\n%s", right, ws)
+		}
 	}
 	o.userService = true
 	ws = strings.Join(installWarnings(o, cfg), "\n")

@@ -27,7 +27,8 @@ if ! $upgrade; then
 	cat <<'MSG'
 focussync is installed; the service is neither enabled nor started. Next:
   1. Edit /etc/focussync/config.toml: [api] organization_id, workspace_id and
-     the [[folder]] entries. Keep token_file = "/run/credentials/focussync.service/token".
+     the [[folder]] entries. Keep token_file = "/etc/focussync/token" (the
+     service reads that file as its systemd credential).
   2. Put the API token in /etc/focussync/token (only root reads it):
        sudo install -m 0600 /dev/null /etc/focussync/token
        sudoedit /etc/focussync/token
