@@ -54,7 +54,7 @@ func (w *worker) reportSkipped(now []syncer.Skip) {
 		}
 		seen[sk.Path] = true
 		if !w.skipped[sk.Path] {
-			w.log.Warn("file skipped", "file", sk.Path, "reason", sk.Reason)
+			syncer.LogSkipped(w.log, sk)
 		}
 	}
 	w.skipped = seen

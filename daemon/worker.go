@@ -123,9 +123,9 @@ func (w *worker) run(ctx context.Context) {
 	w.setStatus(func(s *FolderStatus) { s.Watch = mode })
 	rescan := w.rescanEvery()
 	if err == nil && wt.Reason() != "" {
-		w.log.Info("watching folder", "watch", mode, "why", wt.Reason(), "rescan", w.f.Rescan.String())
+		w.log.Info("watching folder", "watch", mode, "why", wt.Reason(), "rescan", w.f.Rescan)
 	} else {
-		w.log.Info("watching folder", "watch", mode, "rescan", w.f.Rescan.String())
+		w.log.Info("watching folder", "watch", mode, "rescan", w.f.Rescan)
 	}
 
 	clk := w.d.clock

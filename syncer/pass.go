@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -50,12 +49,10 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 			break
 		}
 	}
-	level := slog.LevelWarn
-	if p.opt.QuietFailures {
-		level = slog.LevelDebug // the daemon reports skipped files when they change
-	}
+	// A file the scan could not take is in the result's Skipped, which `sync`
+	// and the daemon both report once with LogSkipped.
 	for _, fe := range snap.Errors {
-		p.log.Log(ctx, level, "cannot read", "file", fe.Path, "err", fe.Err)
+		p.log.Debug("cannot read", "file", fe.Path, "err", fe.Err)
 	}
 	if d := p.folder.Meta.Device; d != 0 && snap.Device != 0 && d != snap.Device && p.managed() > 0 {
 		p.pause(fmt.Sprintf("folder root %s is on another device than when it was first synced (is the share unmounted?); not syncing until it is back", p.f.Path))
@@ -216,6 +213,13 @@ func (p *pass) list(ctx context.Context, pri Priority) ([]focus.Attachment, erro
 func (p *pass) folderError(what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if fe := (*focus.Error)(nil); errors.As(err, &fe) && strings.HasPrefix(fe.Op, what) {
+		// The client's error names the request already ("list task 101: ...").
+		if focus.KindOf(err) == focus.KindAuth {
+			return fmt.Errorf("%w: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, err)
+		}
+		return fmt.Errorf("folder %s: %w", p.f.Path, err)
 	}
 	if focus.KindOf(err) == focus.KindAuth {
 		return fmt.Errorf("%w: %s: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, what, err)

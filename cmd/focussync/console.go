@@ -21,6 +21,7 @@ type console struct {
 	w       io.Writer
 	fd      int  // the terminal's descriptor, for its width
 	tty     bool // w is a terminal
+	draws   bool // a terminal that can erase a line (not TERM=dumb)
 	status  string
 	shown   bool // the status line is on screen
 	midLine bool // the last text written did not end a line
@@ -31,6 +32,7 @@ func newConsole(w io.Writer) *console {
 	c := &console{w: w, fd: -1}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.tty, c.fd = true, int(f.Fd())
+		c.draws = os.Getenv("TERM") != "dumb"
 	}
 	return c
 }
@@ -59,9 +61,9 @@ func (c *console) Write(p []byte) (int, error) {
 }
 
 // SetStatus shows s as the status line, in place of the one shown; "" removes
-// it. It does nothing unless the console is a terminal.
+// it. It does nothing unless the console is a terminal that can erase a line.
 func (c *console) SetStatus(s string) {
-	if !c.tty {
+	if !c.draws {
 		return
 	}
 	c.mu.Lock()
@@ -81,7 +83,7 @@ func (c *console) SetStatus(s string) {
 // never wraps (a wrapped line could not be erased with one clearLine). It
 // waits while a log line is unfinished.
 func (c *console) draw() {
-	if c.status == "" || c.midLine || !c.tty {
+	if c.status == "" || c.midLine || !c.draws {
 		return
 	}
 	s := c.status

@@ -22,7 +22,7 @@ func newProgressBar(con *console) *progressBar {
 
 // update records one folder's progress and redraws the bar.
 func (b *progressBar) update(p syncer.Progress) {
-	if !b.con.tty {
+	if !b.con.draws {
 		return
 	}
 	b.mu.Lock()

@@ -188,3 +188,32 @@ func TestConsole_StatusLineFitsTheTerminal(t *testing.T) {
 		t.Errorf("not a terminal: wrote %q, want only the log line", buf.String())
 	}
 }
+
+func TestColorWanted(t *testing.T) {
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	defer tty.Close()
+	for _, tc := range []struct {
+		noColor, term string
+		want          bool
+	}{
+		{"", "xterm-256color", true},
+		{"1", "xterm-256color", false},
+		{"", "dumb", false},
+	} {
+		t.Setenv("NO_COLOR", tc.noColor) // set but empty counts as not set
+		t.Setenv("TERM", tc.term)
+		if got := colorWanted(tty); got != tc.want {
+			t.Errorf("NO_COLOR=%q TERM=%q: colour %t, want %t", tc.noColor, tc.term, got, tc.want)
+		}
+		if got := newConsole(tty).draws; got != (tc.term != "dumb") {
+			t.Errorf("TERM=%q: the progress line is drawn: %t", tc.term, got)
+		}
+	}
+	if colorWanted(&bytes.Buffer{}) {
+		t.Errorf("colour on a writer that is not a terminal")
+	}
+}

@@ -171,7 +171,7 @@ func reloadToken(rt *daemonEnv, d *daemon.Daemon, old string, loud bool) string 
 	}
 	if loud {
 		for _, w := range warns {
-			rt.log.Warn(w)
+			rt.warnOnce(w)
 		}
 	}
 	if tok == old {

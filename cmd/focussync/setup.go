@@ -27,6 +27,17 @@ type daemonEnv struct {
 	engine *syncer.Engine
 	// activity keeps the recent log events for the status page.
 	activity *activityLog
+	// warned holds the token warnings already logged: each is logged once
+	// per process, not again at every reload.
+	warned map[string]bool
+}
+
+// warnOnce logs a warning unless it was logged before.
+func (r *daemonEnv) warnOnce(msg string) {
+	if !r.warned[msg] {
+		r.warned[msg] = true
+		r.log.Warn(msg)
+	}
 }
 
 // openRuntime loads the config and token, opens the state store and builds the
@@ -46,7 +57,9 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	warned := map[string]bool{}
 	for _, w := range warns {
+		warned[w] = true
 		log.Warn(w)
 	}
 	client, err := focus.New(focus.Options{BaseURL: cfg.API.BaseURL, Token: tok, UserAgent: userAgent()})
@@ -72,7 +85,7 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 		}
 		eng.RetryInitial = d
 	}
-	return &daemonEnv{cfg: cfg, client: client, store: st, log: log, level: level, engine: eng, activity: activity}, nil
+	return &daemonEnv{cfg: cfg, client: client, store: st, log: log, level: level, engine: eng, activity: activity, warned: warned}, nil
 }
 
 func (r *daemonEnv) Close() error { return r.store.Close() }
@@ -105,9 +118,21 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// newLogger returns the process logger: tint on a terminal (colour unless NO_COLOR
-// is set), JSON otherwise (journald, files), or as [log] format says. Timestamps
-// carry the date. level is set from the config, or debug with verbose.
+// logTimeFormat is the time of a line on a terminal: the date, and the zone
+// as an offset, so that lines read on another machine or copied into a report
+// are not ambiguous. (JSON and text lines carry RFC 3339 times.)
+const logTimeFormat = "2006-01-02 15:04:05 -07:00"
+
+// colorWanted reports whether w takes colour: a terminal, unless NO_COLOR is set
+// to a non-empty value (no-color.org) or TERM is "dumb".
+func colorWanted(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+// newLogger returns the process logger: tint on a terminal (colour as
+// colorWanted says), JSON otherwise (journald, files), or as [log] format
+// says, with the field conventions of logFields. level is set from the
+// config, or debug with verbose.
 func newLogger(w io.Writer, lc config.Log, level *slog.LevelVar, verbose bool) *slog.Logger {
 	setLevel(level, lc.Level, verbose)
 	format := lc.Format
@@ -120,14 +145,13 @@ func newLogger(w io.Writer, lc config.Log, level *slog.LevelVar, verbose bool) *
 	var h slog.Handler
 	switch format {
 	case "tint":
-		_, noColor := os.LookupEnv("NO_COLOR")
-		h = tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: noColor || !isTerminal(w)})
+		h = tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: logTimeFormat, NoColor: !colorWanted(w)})
 	case "text":
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	default:
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	}
-	return slog.New(h)
+	return slog.New(logFields{h})
 }
 
 // setLevel applies a [log] level name.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -51,6 +52,14 @@ func runSync(ctx context.Context, a *app, args []string) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			results[i], errs[i] = rt.engine.Sync(ctx, syncFolder(f), opt)
+			if res := results[i]; res != nil && !*dry {
+				log := rt.log.With("folder", f.Path, "task", f.TaskID)
+				for _, sk := range res.Skipped {
+					if !sk.Settling() {
+						syncer.LogSkipped(log, sk)
+					}
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -195,5 +204,6 @@ func humanBytes(n int64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	s := strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + " " + string("KMGTPE"[exp]) + "iB"
 }
