@@ -88,6 +88,7 @@ func (v *validator) build(raw *fileConfig) *Config {
 		c.Folders = append(c.Folders, v.folder(i, rf, base, c.API, raw.API))
 	}
 	v.distinct(c.Folders)
+	v.stateOutsideFolders(c.State.Path, c.Folders)
 	return c
 }
 

@@ -285,6 +285,7 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 				p.failRefused(sk.Path, sk.Reason)
 			}
 		}
+		p.failUnreadable()
 		if opt.DryRun {
 			return res, nil
 		}
@@ -443,6 +444,22 @@ func (p *pass) fail(path, reason string) { p.addFailure(Failure{Path: path, Reas
 // failRefused records a file the server refused.
 func (p *pass) failRefused(path, reason string) {
 	p.addFailure(Failure{Path: path, Reason: reason, Refused: true})
+}
+
+// failUnreadable makes each file or directory the scan could not read a failure
+// of the pass, as a refused file is: what is in Focus may not be what is on disk.
+// A file over max_file_size is left out on purpose, and only skipped.
+func (p *pass) failUnreadable() {
+	for _, fe := range p.snap.Errors {
+		if errors.Is(fe.Err, watcher.ErrFileTooLarge) {
+			continue
+		}
+		reason := p.snap.Held[fe.Path]
+		if reason == "" {
+			reason = "unreadable: " + fe.Err.Error()
+		}
+		p.addFailure(Failure{Path: fe.Path, Reason: reason})
+	}
 }
 
 func (p *pass) addFailure(f Failure) {

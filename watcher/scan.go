@@ -117,6 +117,7 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 		now:     now,
 		m:       m,
 		marker:  cleanMarker(opt.Marker),
+		own:     ownNames(opt.Root),
 		readDir: opt.readDir,
 		snap: &Snapshot{
 			Root:      opt.Root,

@@ -17,6 +17,7 @@ type walker struct {
 	now     time.Time
 	m       *Matcher
 	marker  string
+	own     map[string][]string // focussync's own files by directory (ownNames)
 	readDir func(dir string) ([]fs.DirEntry, error)
 	snap    *Snapshot
 	jobs    []hashJob
@@ -106,9 +107,10 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 		included bool
 	}
 	var subdirs []subdir
+	own := w.own[rel]
 	for _, e := range entries {
 		name := e.Name()
-		if IgnoredByDefault(name) {
+		if IgnoredByDefault(name) || own != nil && isOwn(own, name) {
 			continue
 		}
 		t := e.Type()

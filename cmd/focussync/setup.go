@@ -14,6 +14,7 @@ import (
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
+	"github.com/focussync/focussync/watcher"
 )
 
 // daemonEnv is what every command that talks to Focus needs: the config, a client
@@ -74,6 +75,7 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 		return nil, err
 	}
 	logRecovery(log, st)
+	watcher.SetOwnFiles(cfg.State.Path)
 	eng := syncer.NewEngine(client, st, log)
 	eng.Metrics = &syncer.Metrics{}
 	if v := os.Getenv("FOCUSSYNC_RETRY_INITIAL"); v != "" {
