@@ -9,7 +9,8 @@
 //
 // Other parts hook into a running Daemon through these seams:
 //   - PauseFolder, ResumeFolder, SyncNow and ConfirmDeletes act on one folder for
-//     a person (the control channel);
+//     a person (the control channel), and RunPass runs a pass or a dry run in the
+//     folder's worker and returns its result; a pause is kept in the state db;
 //   - Status is a per-folder snapshot (state, pending work, held deletes, skipped
 //     and failed files with reasons), and Ready is closed once the first pass of
 //     every folder has run (readiness probes, systemd READY);
@@ -211,6 +212,9 @@ func (d *Daemon) Apply(folders []Folder) {
 	for k, f := range want {
 		if _, ok := d.workers[k]; ok {
 			continue
+		}
+		if _, ok := d.held[k]; !ok {
+			d.loadPause(k)
 		}
 		w := newWorker(d, f)
 		d.workers[k] = w

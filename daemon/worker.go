@@ -27,6 +27,7 @@ type worker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	kick   chan struct{}
+	reqs   chan passRequest // passes asked for by a person (RunPass)
 
 	mu        sync.Mutex
 	status    FolderStatus
@@ -52,7 +53,7 @@ func (w *worker) idle() bool {
 }
 
 func newWorker(d *Daemon, f Folder) *worker {
-	return &worker{d: d, f: f, key: f.Key(), done: make(chan struct{}), kick: make(chan struct{}, 1),
+	return &worker{d: d, f: f, key: f.Key(), done: make(chan struct{}), kick: make(chan struct{}, 1), reqs: make(chan passRequest),
 		log:    d.log.With("folder", f.Path, "task", f.Task.TaskID),
 		status: FolderStatus{Path: f.Path, Task: f.Task.TaskID, State: "starting"}}
 }
@@ -138,10 +139,20 @@ func (w *worker) run(ctx context.Context) {
 	first := true
 	w.dirtyC, w.nextT, w.resT = dirty, next, rescanT
 	for {
+		var rq *passRequest // a pass a person asked for, waiting for its result
 		w.waiting.Store(true)
 		select {
 		case <-ctx.Done():
 			return
+		case r := <-w.reqs:
+			if r.DryRun {
+				// A dry run sends nothing and changes no record: it does not count
+				// as the folder's pass.
+				w.waiting.Store(false)
+				r.reply <- w.dryRun(ctx, r.PassRequest)
+				continue
+			}
+			rq = &r
 		case <-dirty:
 			w.waiting.Store(false)
 			w.dirtySeen.Add(1)
@@ -161,6 +172,10 @@ func (w *worker) run(ctx context.Context) {
 		dirtySince = time.Time{}
 		if ch := w.d.pausedCh(); ch != nil {
 			w.setStatus(func(s *FolderStatus) { s.State = "paused"; s.Paused = "API token refused" })
+			if rq != nil {
+				rq.reply <- passReply{err: errAllPaused}
+				rq = nil
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -170,6 +185,9 @@ func (w *worker) run(ctx context.Context) {
 		if reason := w.d.holdReason(w); reason != "" {
 			// A person paused the folder: no pass until ResumeFolder pokes us.
 			w.setStatus(func(s *FolderStatus) { s.State = "paused"; s.Paused = reason })
+			if rq != nil {
+				rq.reply <- passReply{res: &syncer.Result{Folder: w.f.Path, Task: w.f.Task.TaskID, Paused: reason}}
+			}
 			if first {
 				first = false
 				w.d.firstPassDone(w.key)
@@ -180,7 +198,14 @@ func (w *worker) run(ctx context.Context) {
 			// The mode changes after an inotify limit or a remount.
 			w.setStatus(func(s *FolderStatus) { s.Watch = wt.Mode() })
 		}
-		after := w.pass(ctx)
+		var asked PassRequest
+		if rq != nil {
+			asked = rq.PassRequest
+		}
+		after, res, err := w.pass(ctx, asked)
+		if rq != nil {
+			rq.reply <- passReply{res: res, err: err}
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -209,18 +234,19 @@ type passOutcome struct {
 	settling time.Duration // files are settling: look again after this
 }
 
-// pass runs one sync of the folder and records its status.
-func (w *worker) pass(ctx context.Context) passOutcome {
+// pass runs one sync of the folder, with what a person asked for, and records its
+// status. It returns the engine's result and error for the person who asked.
+func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syncer.Result, error) {
 	turn := w.turn(ctx)
 	w.mu.Lock()
-	confirmed := w.confirmed
+	confirmed := w.confirmed || asked.AllowMassDelete
 	w.confirmed = false
 	w.mu.Unlock()
 	w.setStatus(func(s *FolderStatus) { s.State = "syncing" })
 	clk := w.d.clock
 	start := clk.Now()
 	opt := syncer.PassOptions{QuietFailures: true, AllowMassDelete: confirmed && turn.Write,
-		DryRun: !turn.Write, ListFirst: turn.ListFirst, MayWrite: turn.MayWrite}
+		DryRun: !turn.Write, ListFirst: turn.ListFirst || asked.Relist, MayWrite: turn.MayWrite}
 	res, err := w.d.engine.Sync(ctx, w.f.Folder, opt)
 	dur := clk.Now().Sub(start)
 	w.d.recordPass(dur)
@@ -273,29 +299,29 @@ func (w *worker) pass(ctx context.Context) passOutcome {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return out
+		return out, res, err
 	case errors.Is(err, syncer.ErrFatal) && focus.KindOf(err) == focus.KindAuth:
 		w.d.PauseAll(err.Error())
-		return out
+		return out, res, err
 	case errors.Is(err, syncer.ErrWriteRefused):
 		// The gate withdrew this process's right to write mid-pass: wait for the
 		// next event or timer, when the gate is asked again.
 		w.log.Info("stopped writing to the task: another process may write to it now", "err", err)
-		return out
+		return out, res, err
 	default:
 		w.log.Error("sync pass failed", "err", err)
 		out.retry = true
-		return out
+		return out, res, err
 	}
 	if !turn.Write {
-		return out
+		return out, res, err
 	}
 	if res.Converged() {
 		if res.Uploaded+res.Deleted+res.Renamed+res.Reordered+res.Replaced+res.Adopted > 0 {
 			w.log.Info("folder in sync", "uploaded", res.Uploaded, "renamed", res.Renamed, "reordered", res.Reordered,
 				"deleted", res.Deleted, "replaced", res.Replaced, "adopted", res.Adopted, "requests", res.RequestsSent(), "took", dur.Round(time.Millisecond))
 		}
-		return out
+		return out, res, err
 	}
 	if res.Paused == "" && res.Held == "" {
 		for _, f := range res.Failed {
@@ -305,5 +331,5 @@ func (w *worker) pass(ctx context.Context) passOutcome {
 			}
 		}
 	}
-	return out
+	return out, res, err
 }
