@@ -121,3 +121,22 @@ func Machine() string {
 
 // MiB formats bytes as MiB with one decimal.
 func MiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// InotifyWatches counts the inotify watches that pid holds, from the "inotify
+// wd:" lines of /proc/<pid>/fdinfo.
+func InotifyWatches(pid int) (int, error) {
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("count inotify watches of pid %d: %w", pid, err)
+	}
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		n += bytes.Count(b, []byte("inotify wd:"))
+	}
+	return n, nil
+}

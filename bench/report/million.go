@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/state"
+)
+
+// scaleFigures are the measures of one tree size in the million-file section.
+type scaleFigures struct {
+	files, dirs  int
+	write        time.Duration // writing the tree (not focussync)
+	initial      benchenv.Result
+	requests     int
+	rescan, walk time.Duration
+	rescanRSS    int64
+	idle         benchenv.Mem
+	watches      int
+	firstPass    time.Duration // daemon start to idle over the synced tree
+}
+
+// millionSection syncs trees of 100,000 and 1,000,000 small files (1,000 per
+// folder, on tmpfs) and compares how each measure grows with N.
+func millionSection(ctx context.Context, bin, tmpfs string, quick bool, logf func(string, ...any)) (string, error) {
+	sizes := []int{100_000, 1_000_000}
+	if quick {
+		sizes = []int{10_000, 100_000}
+	}
+	name, _, err := state.FSType(tmpfs)
+	if err != nil {
+		return "", err
+	}
+	if !memoryFS[name] {
+		logf("warning: %s is on %s, not tmpfs", tmpfs, name)
+	}
+	var figs []scaleFigures
+	for _, n := range sizes {
+		f, err := scaleRun(ctx, bin, tmpfs, n, logf)
+		if err != nil {
+			return "", err
+		}
+		figs = append(figs, f)
+	}
+	a, b := figs[0], figs[1]
+	grow := float64(b.files) / float64(a.files)
+	nlogn := grow * math.Log(float64(b.files)) / math.Log(float64(a.files))
+	var s strings.Builder
+	fmt.Fprintf(&s, "Trees on %s (%s), the state db with them. N log N grows %.1f times from %d to %d files; each measure's growth is checked against it.\n\n", name, tmpfs, nlogn, a.files, b.files)
+	fmt.Fprintf(&s, "| measure | %d files (%d folders) | %d files (%d folders) | growth | within N log N (×%.1f) |\n| --- | --- | --- | --- | --- |\n", a.files, a.dirs, b.files, b.dirs, nlogn)
+	bad := []string{}
+	row := func(label string, x, y float64, format func(float64) string) {
+		g := y / x
+		ok := g <= nlogn
+		if !ok {
+			bad = append(bad, label)
+		}
+		fmt.Fprintf(&s, "| %s | %s | %s | ×%.1f | %s |\n", label, format(x), format(y), g, yesNo(ok))
+	}
+	secs := func(v float64) string {
+		return (time.Duration(v * float64(time.Second))).Round(10 * time.Millisecond).String()
+	}
+	mib := func(v float64) string { return benchenv.MiB(int64(v)) }
+	count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	row("initial `focussync sync` (quota 0): wall time", a.initial.Wall.Seconds(), b.initial.Wall.Seconds(), secs)
+	row("initial `focussync sync`: peak RSS", float64(a.initial.PeakRSS), float64(b.initial.PeakRSS), mib)
+	row("initial `focussync sync`: requests (bulk creates of 10)", float64(a.requests), float64(b.requests), count)
+	row("rescan by a `focussync sync` process (nothing to send): wall time", a.rescan.Seconds(), b.rescan.Seconds(), secs)
+	row("rescan: peak RSS", float64(a.rescanRSS), float64(b.rescanRSS), mib)
+	row("floor of the rescan: bare filepath.WalkDir + Lstat", a.walk.Seconds(), b.walk.Seconds(), secs)
+	row("daemon (`run`): start to idle over the synced tree (first pass)", a.firstPass.Seconds(), b.firstPass.Seconds(), secs)
+	row("daemon, idle 10 s after its first pass: VmRSS", float64(a.idle.RSS), float64(b.idle.RSS), mib)
+	row("daemon: VmHWM (peak RSS)", float64(a.idle.HWM), float64(b.idle.HWM), mib)
+	row("daemon: inotify watches", float64(a.watches), float64(b.watches), count)
+	fmt.Fprintf(&s, "\nPer file: the daemon idle holds %.0f / %.0f bytes of RSS per tracked file; the rescan by `sync` costs %.1f / %.1f µs per file (the bare walk %.1f / %.1f µs). Writing the trees took %s and %s (not counted).\n",
+		float64(a.idle.RSS)/float64(a.files), float64(b.idle.RSS)/float64(b.files),
+		1e6*a.rescan.Seconds()/float64(a.files), 1e6*b.rescan.Seconds()/float64(b.files),
+		1e6*a.walk.Seconds()/float64(a.files), 1e6*b.walk.Seconds()/float64(b.files),
+		a.write.Round(time.Second), b.write.Round(time.Second))
+	if len(bad) > 0 {
+		return s.String(), fmt.Errorf("grew faster than N log N: %s", strings.Join(bad, "; "))
+	}
+	return s.String(), nil
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// scaleRun measures one tree of n small files in n/1000 folders under base.
+func scaleRun(ctx context.Context, bin, base string, n int, logf func(string, ...any)) (scaleFigures, error) {
+	const perDir = 1000
+	f := scaleFigures{files: n, dirs: n / perDir}
+	env, _, done, err := scratchEnv(bin, base, "million-")
+	if err != nil {
+		return f, err
+	}
+	defer done()
+	env.Folders[0].Extra = "recursive = true"
+	if env.StatusListen, err = benchenv.FreePort(); err != nil {
+		return f, err
+	}
+	if err := env.WriteConfig(); err != nil {
+		return f, err
+	}
+	logf("million: writing %d files in %d folders", n, f.dirs)
+	t := time.Now()
+	if err := smallTree(env.Folder(), f.dirs, perDir); err != nil {
+		return f, err
+	}
+	f.write = time.Since(t)
+
+	logf("million: initial sync of %d files", n)
+	if f.initial, err = env.Run(ctx, true, "sync"); err != nil {
+		return f, err
+	}
+	if f.initial.Code != 0 {
+		return f, fmt.Errorf("initial sync of %d files: %v", n, f.initial)
+	}
+	f.requests = env.Mark()
+	if got := len(env.Srv.Attachments(env.Task())); got != n {
+		return f, fmt.Errorf("initial sync of %d files made %d attachments", n, got)
+	}
+
+	logf("million: rescan of %d files", n)
+	mark := env.Mark()
+	r, err := env.Run(ctx, true, "sync")
+	if err != nil {
+		return f, err
+	}
+	if r.Code != 0 {
+		return f, fmt.Errorf("rescan of %d files: %v", n, r)
+	}
+	if sent := benchenv.Total(env.Since(mark)); sent != 0 {
+		return f, fmt.Errorf("rescan of %d unchanged files sent %d requests", n, sent)
+	}
+	f.rescan, f.rescanRSS = r.Wall, r.PeakRSS
+	t = time.Now()
+	if _, err := walkStat(env.Folder()); err != nil {
+		return f, err
+	}
+	f.walk = time.Since(t)
+
+	logf("million: daemon over %d files", n)
+	start := time.Now()
+	d, err := env.StartDaemon(ctx)
+	if err != nil {
+		return f, err
+	}
+	defer d.Stop(2 * time.Minute)
+	if _, err := d.WaitIdle(ctx, start, 30*time.Minute); err != nil {
+		return f, err
+	}
+	f.firstPass = time.Since(start)
+	sleepCtx(ctx, 10*time.Second)
+	if f.idle, err = benchenv.ReadMem(d.Pid()); err != nil {
+		return f, err
+	}
+	if f.watches, err = benchenv.InotifyWatches(d.Pid()); err != nil {
+		return f, err
+	}
+	if code, err := d.Stop(2 * time.Minute); err != nil || code != 0 {
+		return f, fmt.Errorf("daemon over %d files: exit %d, %v", n, code, err)
+	}
+	return f, nil
+}
