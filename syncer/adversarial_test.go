@@ -892,7 +892,8 @@ func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
 			e.sync(t)
 			updates := 0
 			for k := range 16 {
-				// Each new name sorts just before the previous one: its key halves a gap.
+				// Each new name sorts right next to the previous one (in natural
+				// order, more leading zeros come after): its key halves a gap.
 				var name string
 				if where == "middle" {
 					name = "m" + strings.Repeat("0", k) + "1.txt"
@@ -909,12 +910,7 @@ func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
 				updates += n[focus.EndpointUpdate]
 				got := e.names()
 				want := slices.Clone(got)
-				slices.SortStableFunc(want, func(a, b string) int {
-					if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
-						return c
-					}
-					return strings.Compare(a, b)
-				})
+				slices.SortStableFunc(want, syncer.CompareNames)
 				if !slices.Equal(got, want) {
 					t.Fatalf("after inserting %s the order is %v, want %v", name, got, want)
 				}

@@ -3,7 +3,6 @@ package syncer
 import (
 	"math"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -56,14 +55,10 @@ type orderItem struct {
 // moved reports whether a fixed item needs a reorder.
 func (it *orderItem) moved() bool { return it.kind == itemFixed && it.assigned != it.key }
 
-// lessByName orders remote names case-folded, then by raw bytes, then by path.
+// lessByName orders items by remote name in natural order (CompareNames), then by path.
 func lessByName(a, b *orderItem) bool {
-	la, lb := strings.ToLower(a.name), strings.ToLower(b.name)
-	if la != lb {
-		return la < lb
-	}
-	if a.name != b.name {
-		return a.name < b.name
+	if c := CompareNames(a.name, b.name); c != 0 {
+		return c < 0
 	}
 	return a.path < b.path
 }
