@@ -133,21 +133,6 @@ func TestIgnoredByDefault(t *testing.T) {
 	}
 }
 
-func TestRemoteName(t *testing.T) {
-	tests := []struct{ rel, want string }{
-		{"a.txt", "a.txt"},
-		{"sub/dir/a.txt", "sub/dir/a.txt"},
-		{"caf\u00e9.pdf", "caf\u00e9.pdf"},
-		{"a\xffb.txt", "a\uFFFDb.txt"},
-		{"x/\xff\xfe.txt", "x/\uFFFD.txt"},
-	}
-	for _, tt := range tests {
-		if got := RemoteName(tt.rel); got != tt.want {
-			t.Errorf("RemoteName(%q) = %q, want %q", tt.rel, got, tt.want)
-		}
-	}
-}
-
 func TestFormatSize(t *testing.T) {
 	tests := []struct {
 		n    int64

@@ -270,7 +270,7 @@ const soakIntro = "`focussync run` against the emulator with every fault at once
 	"Meanwhile a workload adds (one at a time and in bursts of 8-17), renames (also in bursts), edits, appends to, moves (between two subfolders of a recursive folder, and between two folders mapped to two tasks) and deletes files, " +
 	"with slow writers (a file written over seconds), files deleted 0.2-3 s after they appear (before, during or after their upload), names that are not UTF-8, empty files, " +
 	"and a file in each folder that the server refuses. Three hand-made attachments are put in the tasks first. Then the faults stop and the soak waits for convergence " +
-	"and checks: each task's attachments are exactly its folder's files (name = path with '/', invalid UTF-8 shown as U+FFFD; SHA-256 of the content), " +
+	"and checks: each task's attachments are exactly its folder's files (name = path with '/', bytes that are not UTF-8 escaped as \\xhh; SHA-256 of the content), " +
 	"no duplicate, the hand-made attachments unchanged, the refused files reported by /status and by `focussync sync` (exit 1), no write in a 10 s quiet period, exit 0 on SIGTERM. " +
 	"`go run ./bench/soak -duration 5m -seed N` runs it alone."
 

@@ -212,8 +212,8 @@ func TestSync_OddFiles(t *testing.T) {
 	e.write(".hidden", "dotfile: ignored")
 	e.sync()
 	e.assertMirrors()
-	if !e.attachmentNamed("caf\uFFFD menu.txt") {
-		t.Errorf("the non-UTF-8 name is not shown with U+FFFD: %v", e.names())
+	if !e.attachmentNamed(`caf\xe9 menu.txt`) {
+		t.Errorf("the non-UTF-8 name is not shown with its byte escaped: %v", e.names())
 	}
 	if len(e.attachments()) != 3 {
 		t.Errorf("attachments = %v, want 3 (temporary and dotfiles ignored)", e.names())
