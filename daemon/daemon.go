@@ -52,9 +52,11 @@ type Options struct {
 	Version string
 	// Clock is where the daemon's time and timers come from; nil is the real clock.
 	Clock clock.Clock
-	// Debounce is how long a worker waits after a change before its pass, so that
-	// files dropped together go up together (0: one second). When the quota is
-	// scarce it waits ScarceDebounce instead (0: 30 seconds), to fill bigger batches.
+	// Debounce is the shortest quiet period after a change before the folder's
+	// pass (0: 200 ms); the pass waits for the folder's settle time when that is
+	// longer, so that a file is sent the moment it is ready and files dropped
+	// together go up together. When the quota is scarce it waits ScarceDebounce
+	// instead (0: 30 seconds), to fill bigger batches.
 	Debounce       time.Duration
 	ScarceDebounce time.Duration
 	// RootCheck is how often a watcher checks its folder's root (0: the watcher's
@@ -99,7 +101,7 @@ func New(engine *syncer.Engine, opt Options) *Daemon {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	if opt.Debounce <= 0 {
-		opt.Debounce = time.Second
+		opt.Debounce = 200 * time.Millisecond
 	}
 	if opt.ScarceDebounce <= 0 {
 		opt.ScarceDebounce = 30 * time.Second

@@ -109,9 +109,12 @@ func (e *env) quiesce() {
 				return false
 			}
 		}
-		if e.clock.Armed(e.d.opt.Debounce) {
-			e.clock.Advance(e.d.opt.Debounce)
-			return false
+		now := e.clock.Now()
+		for _, w := range e.d.workers {
+			if d := w.debounceWait(now, now); e.clock.Armed(d) {
+				e.clock.Advance(d)
+				return false
+			}
 		}
 		return true
 	})
@@ -207,6 +210,44 @@ func TestDebounceWait(t *testing.T) {
 		if got := w.debounceWait(tc.since, tc.now); got != tc.want {
 			t.Errorf("%s: debounceWait = %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestDebounceWait_SettleLongerThanDebounce(t *testing.T) {
+	e := newEnv(t, focustest.Options{})
+	f := e.folder(1)
+	f.Settle = 3 * time.Second
+	w := newWorker(e.d, f)
+	now := e.clock.Now()
+	if got := w.debounceWait(now, now); got != f.Settle {
+		t.Errorf("debounceWait with settle %s = %s, want the settle time", f.Settle, got)
+	}
+}
+
+func TestWorker_UploadsTheMomentTheFileSettles(t *testing.T) {
+	e := newEnv(t, focustest.Options{})
+	f := e.folder(1)
+	f.Settle = 5 * time.Second
+	e.start(f)
+	p0 := e.passes(f.Path)
+	// The fake clock stands still while the file is written: its real mtime
+	// lies behind the fake now, so give it the fake now.
+	testutil.WriteFile(t, f.Path, "ready.txt", "ready")
+	if err := os.Chtimes(filepath.Join(f.Path, "ready.txt"), e.clock.Now(), e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.waitArmed(f.Settle) // the pass waits for the settle time, not a fixed debounce
+	e.clock.Advance(f.Settle - time.Millisecond)
+	if got := e.passes(f.Path); got != p0 {
+		t.Fatalf("passes before the file settled = %d, want %d", got, p0)
+	}
+	e.clock.Advance(time.Millisecond)
+	e.waitPasses(f.Path, p0+1)
+	if !e.names(1)["ready.txt"] {
+		t.Fatalf("ready.txt not uploaded by the pass at its settle time; attachments %v", e.names(1))
+	}
+	if got := e.passes(f.Path); got != p0+1 {
+		t.Errorf("passes = %d, want one more (no second pass a settle later)", got-p0)
 	}
 }
 
