@@ -56,19 +56,25 @@ func (h Histogram) Clone() Histogram {
 
 // FolderStatus is one folder's state, a snapshot taken by Daemon.Status.
 type FolderStatus struct {
-	Path  string `json:"path"`
-	Task  int64  `json:"task_id"`
-	State string `json:"state"` // starting | idle | syncing | paused | error
-	Watch string `json:"watch"` // events | poll
-	Files int    `json:"files"` // files tracked (managed attachments)
+	Path string `json:"path"`
+	Task int64  `json:"task_id"`
+	// Organization is the organization of the task, whose API quota the folder's
+	// requests draw on.
+	Organization int64  `json:"organization_id"`
+	State        string `json:"state"` // starting | idle | syncing | paused | error
+	Watch        string `json:"watch"` // events | poll
+	Files        int    `json:"files"` // files tracked (managed attachments)
 	// Pending is the number of write requests the last pass left to send.
 	Pending  int              `json:"pending"`
 	Failures []syncer.Failure `json:"failures,omitempty"`
 	// Skipped are the files the last pass left alone (settling, too large,
 	// unreadable, refused by the server), each with its reason.
-	Skipped   []syncer.Skip `json:"skipped,omitempty"`
-	LastPass  time.Time     `json:"last_pass,omitzero"`
-	LastError string        `json:"last_error,omitempty"`
+	Skipped  []syncer.Skip `json:"skipped,omitempty"`
+	LastPass time.Time     `json:"last_pass,omitzero"`
+	// LastSuccess is when a pass last left the folder fully in sync (nothing
+	// held, paused or failed).
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 	// Paused says why the folder sends nothing: its root is unhealthy, or a person
 	// paused it (Daemon.PauseFolder).
 	Paused string `json:"paused,omitempty"`

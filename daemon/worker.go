@@ -55,7 +55,7 @@ func (w *worker) idle() bool {
 func newWorker(d *Daemon, f Folder) *worker {
 	return &worker{d: d, f: f, key: f.Key(), done: make(chan struct{}), kick: make(chan struct{}, 1), reqs: make(chan passRequest),
 		log:    d.log.With("folder", f.Path, "task", f.Task.TaskID),
-		status: FolderStatus{Path: f.Path, Task: f.Task.TaskID, State: "starting"}}
+		status: FolderStatus{Path: f.Path, Task: f.Task.TaskID, Organization: f.Task.OrganizationID, State: "starting"}}
 }
 
 func (w *worker) stop() {
@@ -294,8 +294,13 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 		if err != nil {
 			s.State = "error"
 			s.LastError = err.Error()
+		} else if turn.Write && res != nil && res.Converged() {
+			s.LastSuccess = s.LastPass
 		}
 	})
+	if res != nil && turn.Write && w.d.engine.Metrics != nil {
+		w.d.engine.Metrics.CountOperations(res)
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

@@ -18,6 +18,7 @@ type Metrics struct {
 	uploads  int64
 	bytes    int64
 	retries  int64
+	ops      map[string]int64 // operations done, by kind
 }
 
 type requestKey struct {
@@ -39,6 +40,26 @@ type MetricsSnapshot struct {
 	Uploads  int64
 	Bytes    int64
 	Retries  int64
+	// Operations counts the operations passes have done, by kind: upload,
+	// replace (an old version deleted after its new one), rename, reorder, delete,
+	// adopt.
+	Operations map[string]int64
+}
+
+// OperationKinds are the kinds of MetricsSnapshot.Operations, in display order.
+var OperationKinds = []string{"upload", "replace", "rename", "reorder", "delete", "adopt"}
+
+// CountOperations adds the operations a pass did to the counts.
+func (m *Metrics) CountOperations(res *Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ops == nil {
+		m.ops = map[string]int64{}
+	}
+	for kind, n := range map[string]int{"upload": res.Uploaded, "replace": res.Replaced, "rename": res.Renamed,
+		"reorder": res.Reordered, "delete": res.Deleted, "adopt": res.Adopted} {
+		m.ops[kind] += int64(n)
+	}
 }
 
 func (m *Metrics) request(ep focus.Endpoint, err error) {
@@ -83,7 +104,10 @@ func (m *Metrics) retry() {
 func (m *Metrics) Snapshot() MetricsSnapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := MetricsSnapshot{Uploads: m.uploads, Bytes: m.bytes, Retries: m.retries}
+	s := MetricsSnapshot{Uploads: m.uploads, Bytes: m.bytes, Retries: m.retries, Operations: map[string]int64{}}
+	for _, kind := range OperationKinds {
+		s.Operations[kind] = m.ops[kind]
+	}
 	for k, v := range m.requests {
 		s.Requests = append(s.Requests, RequestCount{k.Endpoint, k.Status, v})
 	}

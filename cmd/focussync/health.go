@@ -151,15 +151,15 @@ func folderReadiness(f daemon.FolderStatus, quota []daemon.QuotaStatus) string {
 	return ""
 }
 
-// quotaUsedUp reports whether the API quota the folder's requests draw on is used
-// up. The status names no organization per folder; with one organization it is
-// that one's.
+// quotaUsedUp reports whether the API quota of the folder's organization is
+// used up.
 func quotaUsedUp(f daemon.FolderStatus, quota []daemon.QuotaStatus) bool {
-	if len(quota) != 1 {
-		return false
+	for _, q := range quota {
+		if q.Organization == f.Organization {
+			return q.Known && q.Remaining <= 0
+		}
 	}
-	q := quota[0]
-	return q.Known && q.Remaining <= 0
+	return false
 }
 
 // healthHandler serves GET /healthz: 200 "ok" while the daemon's loops answer

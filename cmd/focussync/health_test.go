@@ -15,7 +15,7 @@ import (
 
 func TestReadyz(t *testing.T) {
 	now := time.Now()
-	synced := daemon.FolderStatus{Path: "/srv/a", Task: 1, State: "idle", LastPass: now}
+	synced := daemon.FolderStatus{Path: "/srv/a", Task: 1, Organization: 11, State: "idle", LastPass: now}
 	quota := []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 20}}
 	for _, tc := range []struct {
 		name   string
@@ -25,11 +25,11 @@ func TestReadyz(t *testing.T) {
 	}{
 		{"all synced", daemon.Status{Folders: []daemon.FolderStatus{synced}, Quota: quota}, 200, ""},
 		{"no folder", daemon.Status{}, 200, ""},
-		{"first pass running", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", State: "syncing"}}, Quota: quota}, 503, "first pass not finished"},
+		{"first pass running", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", Organization: 11, State: "syncing"}}, Quota: quota}, 503, "first pass not finished"},
 		{"pending", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Pending = 4; return f }()}, Quota: quota}, 503, "4 operations pending"},
 		{"pending on quota", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Pending = 4; return f }()},
 			Quota: []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
-		{"first pass on quota", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", State: "syncing"}},
+		{"first pass on quota", daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", Organization: 11, State: "syncing"}},
 			Quota: []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 0}}}, 200, "waiting for the API quota to reset"},
 		{"held", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Held = "12 deletes exceed max_delete"; return f }()}}, 503, "deletes held: 12 deletes"},
 		{"paused", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.Paused = "folder root is missing"; return f }()}}, 503, "paused: folder root is missing"},

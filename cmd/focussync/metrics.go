@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/focussync/focussync/daemon"
+	"github.com/focussync/focussync/syncer"
 )
 
 // metricsNamespace prefixes every focussync metric.
@@ -44,12 +45,12 @@ type statusCollector struct {
 	src func() daemon.Status
 	now func() time.Time
 
-	up, buildInfo, uptime, apiPaused                *prometheus.Desc
-	requests, uploads, uploadBytes, retries         *prometheus.Desc
-	quotaRemaining, quotaResetIn, quotaResetAt      *prometheus.Desc
-	pending, files, folderPaused, failures, refused *prometheus.Desc
-	lastPass, folderReady                           *prometheus.Desc
-	passDuration                                    *prometheus.Desc
+	up, buildInfo, uptime, apiPaused                    *prometheus.Desc
+	requests, uploads, uploadBytes, retries, operations *prometheus.Desc
+	quotaRemaining, quotaResetIn, quotaResetAt          *prometheus.Desc
+	pending, files, folderPaused, failures, refused     *prometheus.Desc
+	lastPass, lastSuccess, folderReady, held, skipped   *prometheus.Desc
+	passDuration                                        *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*statusCollector)(nil)
@@ -72,6 +73,7 @@ func newStatusCollector(src func() daemon.Status) *statusCollector {
 		uploads:     d("uploads_total", "Files uploaded."),
 		uploadBytes: d("upload_bytes_total", "Bytes of the files uploaded."),
 		retries:     d("retries_total", "API requests retried after a failure."),
+		operations:  d("operations_total", "Operations done by the passes, by kind: upload, replace (an old version deleted after its new one), rename, reorder, delete, adopt.", "kind"),
 
 		quotaRemaining: d("quota_remaining", "Requests left in the hourly API quota of the organization; -1 when not yet known.", org...),
 		quotaResetIn:   d("quota_reset_seconds", "Seconds until the organization's API quota resets; -1 when not known.", org...),
@@ -83,6 +85,9 @@ func newStatusCollector(src func() daemon.Status) *statusCollector {
 		failures:     d("failures", "Files of the folder that could not be synced in its last pass, refused ones included.", folder...),
 		refused:      d("refused_files", "Files of the folder the server refused (too large, say); retried when they change.", folder...),
 		lastPass:     d("last_pass_timestamp_seconds", "When the folder's last pass ended, as a Unix time; absent before the first pass.", folder...),
+		lastSuccess:  d("last_success_timestamp_seconds", "When a pass last left the folder fully in sync, as a Unix time; absent until one has.", folder...),
+		held:         d("held_deletes", "Deletes held back in the folder until a person confirms them (mass-delete guard, an emptied or missing folder).", folder...),
+		skipped:      d("skipped_files", "Files of the folder its last pass left alone: settling, too large, unreadable or refused by the server.", folder...),
 		folderReady:  d("folder_ready", "1 while the folder is in sync or waits only on the API quota (what /readyz checks).", folder...),
 
 		passDuration: d("pass_duration_seconds", "Durations of the sync passes since the daemon started."),
@@ -93,10 +98,10 @@ func newStatusCollector(src func() daemon.Status) *statusCollector {
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.up, c.buildInfo, c.uptime, c.apiPaused,
-		c.requests, c.uploads, c.uploadBytes, c.retries,
+		c.requests, c.uploads, c.uploadBytes, c.retries, c.operations,
 		c.quotaRemaining, c.quotaResetIn, c.quotaResetAt,
 		c.pending, c.files, c.folderPaused, c.failures, c.refused,
-		c.lastPass, c.folderReady,
+		c.lastPass, c.lastSuccess, c.folderReady, c.held, c.skipped,
 		c.passDuration,
 	} {
 		ch <- d
@@ -133,6 +138,9 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.uploads, float64(st.Metrics.Uploads))
 	counter(c.uploadBytes, float64(st.Metrics.Bytes))
 	counter(c.retries, float64(st.Metrics.Retries))
+	for _, kind := range syncer.OperationKinds {
+		counter(c.operations, float64(st.Metrics.Operations[kind]), kind)
+	}
 
 	for _, q := range st.Quota {
 		o := itoa(q.Organization)
@@ -161,8 +169,13 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.folderPaused, bool01(f.Paused != "" || f.State == "paused"), l...)
 		gauge(c.failures, float64(len(f.Failures)), l...)
 		gauge(c.refused, float64(refused), l...)
+		gauge(c.held, float64(f.HeldDeletes), l...)
+		gauge(c.skipped, float64(len(f.Skipped)), l...)
 		if !f.LastPass.IsZero() {
 			gauge(c.lastPass, unixSeconds(f.LastPass), l...)
+		}
+		if !f.LastSuccess.IsZero() {
+			gauge(c.lastSuccess, unixSeconds(f.LastSuccess), l...)
 		}
 		gauge(c.folderReady, bool01(folderReadiness(f, st.Quota) == ""), l...)
 	}

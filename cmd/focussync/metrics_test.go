@@ -120,6 +120,15 @@ func TestStatusServer_Metrics(t *testing.T) {
 		{"focussync_folder_ready", odd, 0},
 		{"focussync_last_pass_timestamp_seconds", acme, unixSeconds(st.Folders[0].LastPass)},
 		{"focussync_quota_reset_timestamp_seconds", []string{"organization_id", "11"}, unixSeconds(st.Quota[0].ResetAt)},
+		{"focussync_last_success_timestamp_seconds", acme, unixSeconds(st.Folders[0].LastSuccess)},
+		{"focussync_held_deletes", acme, 0},
+		{"focussync_held_deletes", odd, 9},
+		{"focussync_skipped_files", acme, 2},
+		{"focussync_skipped_files", odd, 0},
+		{"focussync_operations_total", []string{"kind", "upload"}, 25},
+		{"focussync_operations_total", []string{"kind", "rename"}, 2},
+		{"focussync_operations_total", []string{"kind", "delete"}, 1},
+		{"focussync_operations_total", []string{"kind", "adopt"}, 0},
 	} {
 		if got := mustValue(t, mfs, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
@@ -131,6 +140,7 @@ func TestStatusServer_Metrics(t *testing.T) {
 	}{
 		{"focussync_quota_reset_timestamp_seconds", []string{"organization_id", "12"}}, // not known
 		{"focussync_last_pass_timestamp_seconds", odd},                                 // no pass yet
+		{"focussync_last_success_timestamp_seconds", odd},
 	} {
 		if v, ok := metricValue(mfs, c.name, c.labels...); ok {
 			t.Errorf("%s%v = %v, want no sample", c.name, c.labels, v)

@@ -119,7 +119,7 @@ func TestNotifier(t *testing.T) {
 	}
 
 	var mu sync.Mutex
-	st := daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", Task: 1, State: "syncing"}},
+	st := daemon.Status{Folders: []daemon.FolderStatus{{Path: "/srv/a", Task: 1, Organization: 11, State: "syncing"}},
 		Quota: []daemon.QuotaStatus{{Organization: 11, Known: true, Remaining: 25}}}
 	src := func() daemon.Status { mu.Lock(); defer mu.Unlock(); return st }
 	ping := make(chan chan struct{})

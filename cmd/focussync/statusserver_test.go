@@ -29,13 +29,15 @@ func sampleStatus(now time.Time) daemon.Status {
 		Uptime:  "3h0m0s",
 		Folders: []daemon.FolderStatus{
 			{
-				Path: "/srv/share/acme", Task: 101, State: "idle", Watch: "events", Files: 42, Pending: 0,
-				LastPass: now.Add(-3*time.Minute - 10*time.Second),
+				Path: "/srv/share/acme", Task: 101, Organization: 11, State: "idle", Watch: "events", Files: 42, Pending: 0,
+				LastPass: now.Add(-3*time.Minute - 10*time.Second), LastSuccess: now.Add(-time.Hour),
+				Skipped:  []syncer.Skip{{Path: "big.iso", Reason: "refused"}, {Path: "huge.mkv", Reason: "larger than max_file_size"}},
 				Failures: []syncer.Failure{{Path: "big.iso", Reason: "400 file too large", Refused: true}},
 			},
 			{
-				Path: oddFolder, Task: 102, State: "paused", Watch: "poll", Files: 7, Pending: 3,
+				Path: oddFolder, Task: 102, Organization: 12, State: "paused", Watch: "poll", Files: 7, Pending: 3,
 				Paused: "folder root is missing", LastError: "scan: permission denied",
+				Held: "9 deletes exceed max_delete", HeldDeletes: 9,
 			},
 		},
 		Quota: []daemon.QuotaStatus{
@@ -49,6 +51,7 @@ func sampleStatus(now time.Time) daemon.Status {
 				{Endpoint: focus.EndpointList, Status: "ok", Count: 2},
 			},
 			Uploads: 25, Bytes: 123456789, Retries: 1,
+			Operations: map[string]int64{"upload": 25, "rename": 2, "delete": 1},
 		},
 		PassDurations: passHistogram(0.004, 0.3, 2, 400),
 	}
