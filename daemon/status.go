@@ -65,8 +65,13 @@ type FolderStatus struct {
 	Watch        string `json:"watch"` // events | poll
 	Files        int    `json:"files"` // files tracked (managed attachments)
 	// Pending is the number of write requests the last pass left to send.
-	Pending  int              `json:"pending"`
-	Failures []syncer.Failure `json:"failures,omitempty"`
+	Pending int `json:"pending"`
+	// Unconfirmed counts the writes sent (or about to be) whose outcome is not
+	// known yet (open intents in the state db); Refused the files the server
+	// refused.
+	Unconfirmed int              `json:"unconfirmed_writes"`
+	Refused     int              `json:"refused"`
+	Failures    []syncer.Failure `json:"failures,omitempty"`
 	// Skipped are the files the last pass left alone (settling, too large,
 	// unreadable, refused by the server), each with its reason.
 	Skipped  []syncer.Skip `json:"skipped,omitempty"`

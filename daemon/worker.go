@@ -265,7 +265,7 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 	stats, _ := w.d.engine.Store.Stats(w.key)
 	w.setStatus(func(s *FolderStatus) {
 		s.Passes++
-		s.Files = stats.Managed
+		s.Files, s.Unconfirmed, s.Refused = stats.Managed, stats.OpenIntents, stats.Refused
 		s.LastPass = clk.Now()
 		s.State = "idle"
 		s.Paused, s.Held, s.LastError = "", "", ""

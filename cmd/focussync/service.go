@@ -42,7 +42,9 @@ Actions:
   start      start the installed service
   stop       stop it
   restart    stop it and start it again
-  status     print running, stopped or not installed (exit 0, 3 or 4)
+  status     print running (exit 0), stopped or failed (exit 3), not installed
+             (exit 4), or unknown with the reason (exit 4: no service manager
+             answered, e.g. a container without systemd)
 
 Run 'focussync service <action> -h' for an action's flags.
 `
@@ -387,6 +389,11 @@ func controlConfig(opts serviceOptions) *service.Config {
 
 // controlService runs uninstall, start, stop, restart or status.
 func controlService(ctx context.Context, a *app, opts serviceOptions) error {
+	if p := service.Platform(); opts.action == "status" && opts.goos == "linux" && p != "linux-systemd" {
+		// focussync installs itself under systemd only (installService).
+		fmt.Fprintf(a.stdout, "not installed (this system's service manager is %s; focussync installs itself under systemd only)\n", p)
+		return exitError{code: exitNotInstalled}
+	}
 	s, err := service.New(noopProgram{}, controlConfig(opts))
 	if err != nil {
 		return fmt.Errorf("%s: %w", opts.action, err)
@@ -407,7 +414,9 @@ func doServiceAction(ctx context.Context, s service.Service, opts serviceOptions
 			fmt.Fprintln(w, "failed")
 			return exitError{code: exitStopped}
 		case stErr != nil:
-			return explainServiceError(opts, stErr)
+			// LSB: 4 is "status unknown". The reason goes to the same line.
+			fmt.Fprintf(w, "unknown: %v\n", explainServiceError(opts, stErr))
+			return exitError{code: exitNotInstalled}
 		case st == service.StatusRunning:
 			fmt.Fprintln(w, "running")
 			return nil

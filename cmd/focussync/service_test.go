@@ -270,6 +270,8 @@ func TestDoServiceAction(t *testing.T) {
 		{"status running", "status", fakeService{status: service.StatusRunning}, 0, "running\n", "", nil},
 		{"status stopped", "status", fakeService{status: service.StatusStopped}, exitStopped, "stopped\n", "", nil},
 		{"status not installed", "status", fakeService{statusErr: notInstalled}, exitNotInstalled, "not installed\n", "", nil},
+		{"status unknown", "status", fakeService{statusErr: errors.New(`"systemctl" failed: System has not been booted with systemd as init system (PID 1)`)},
+			exitNotInstalled, "unknown: status focussync: \"systemctl\" failed: System has not been booted", "", nil},
 		{"start", "start", fakeService{status: service.StatusStopped}, 0, "Started focussync.\n", "", []string{"start"}},
 		{"start not installed", "start", fakeService{statusErr: notInstalled}, -1, "", "focussync is not installed as a service", nil},
 		{"stop needs root", "stop", fakeService{status: service.StatusRunning, actionErr: errors.New(`"systemctl" failed: Failed to stop focussync.service: Access denied`)},

@@ -20,6 +20,7 @@ import (
 	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/syncer"
 )
 
 // statusTimeout bounds the request to the daemon and the wait for the state db lock.
@@ -29,25 +30,79 @@ func init() {
 	register(&command{name: "status", summary: "show what the daemon is doing, or what the state db holds", run: runStatus})
 }
 
-// statusReport is what `focussync status --json` prints: the daemon's own status
-// when it answered, otherwise what the state db holds for each configured folder.
+// statusReport is what `focussync status` shows, and --json prints: the same
+// fields whether the running daemon answered or the state db was read.
 type statusReport struct {
-	Running bool           `json:"running"`
-	Source  string         `json:"source"`           // the status URL or the state db path
-	Daemon  *daemon.Status `json:"daemon,omitempty"` // when the daemon answered
-	Folders []dbFolder     `json:"folders,omitempty"`
-	Note    string         `json:"note,omitempty"`
+	Running bool                 `json:"running"`
+	Source  string               `json:"source"`  // the status URL, or the state db's path
+	Version string               `json:"version"` // the daemon's; "" when it does not run
+	Started *time.Time           `json:"started"` // null when the daemon does not run
+	Paused  string               `json:"paused"`  // why all work is paused (a refused API token)
+	Note    string               `json:"note"`
+	Folders []folderStatus       `json:"folders"`
+	Quota   []daemon.QuotaStatus `json:"quota"` // known only to the running daemon
 }
 
-// dbFolder is one configured folder as the state db records it.
-type dbFolder struct {
-	Path        string    `json:"path"`
-	Task        int64     `json:"task_id"`
-	Files       int       `json:"files"`   // files with a managed attachment
-	Refused     int       `json:"refused"` // files the server refused
-	OpenIntents int       `json:"open_intents"`
-	LastPass    time.Time `json:"last_pass,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
+// folderStatus is one configured folder in a statusReport.
+type folderStatus struct {
+	Path  string `json:"path"`
+	Task  int64  `json:"task_id"`
+	State string `json:"state"` // starting | idle | syncing | paused | error; "stopped" when no daemon runs
+	Watch string `json:"watch"` // events | poll; "" when no daemon runs
+	Files int    `json:"files"` // files with a managed attachment
+	// Pending is the number of write requests the last pass left to send;
+	// null when no daemon runs.
+	Pending *int `json:"pending"`
+	// UnconfirmedWrites are writes sent (or about to be) whose outcome is not
+	// known yet; the next pass lists the task and settles them.
+	UnconfirmedWrites int              `json:"unconfirmed_writes"`
+	Refused           int              `json:"refused"` // files the server refused
+	HeldDeletes       int              `json:"held_deletes"`
+	Held              string           `json:"held"`
+	Paused            string           `json:"paused"`
+	LastPass          *time.Time       `json:"last_pass"` // null: never
+	LastError         string           `json:"last_error"`
+	Failures          []syncer.Failure `json:"failures"`
+	Skipped           []syncer.Skip    `json:"skipped"`
+}
+
+// daemonReport turns the daemon's status, fetched from u, into a statusReport.
+func daemonReport(u string, st *daemon.Status) statusReport {
+	rep := statusReport{Running: true, Source: u, Version: st.Version, Paused: st.Paused,
+		Folders: []folderStatus{}, Quota: st.Quota}
+	if !st.Started.IsZero() {
+		rep.Started = &st.Started
+	}
+	if rep.Quota == nil {
+		rep.Quota = []daemon.QuotaStatus{}
+	}
+	for _, f := range st.Folders {
+		row := folderStatus{
+			Path: f.Path, Task: f.Task, State: f.State, Watch: f.Watch, Files: f.Files,
+			UnconfirmedWrites: f.Unconfirmed, Refused: f.Refused, HeldDeletes: f.HeldDeletes,
+			Held: f.Held, Paused: f.Paused, LastError: f.LastError,
+			Failures: f.Failures, Skipped: f.Skipped,
+		}
+		pending := f.Pending
+		row.Pending = &pending
+		if !f.LastPass.IsZero() {
+			lp := f.LastPass
+			row.LastPass = &lp
+		}
+		rep.Folders = append(rep.Folders, row.withLists())
+	}
+	return rep
+}
+
+// withLists makes nil lists empty, so that JSON shows [] rather than null.
+func (f folderStatus) withLists() folderStatus {
+	if f.Failures == nil {
+		f.Failures = []syncer.Failure{}
+	}
+	if f.Skipped == nil {
+		f.Skipped = []syncer.Skip{}
+	}
+	return f
 }
 
 func runStatus(ctx context.Context, a *app, args []string) error {
@@ -76,11 +131,11 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 		u := statusURL(cfg.Status.Listen)
 		st, err := fetchStatus(ctx, u)
 		if err == nil {
-			rep := statusReport{Running: true, Source: u, Daemon: st}
+			rep := daemonReport(u, st)
 			if *asJSON {
 				return printJSON(a.stdout, rep)
 			}
-			printDaemonStatus(a.stdout, st, now)
+			printStatus(a.stdout, rep, now)
 			return nil
 		}
 		daemonErr = err
@@ -96,7 +151,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	if *asJSON {
 		return printJSON(a.stdout, rep)
 	}
-	printDBStatus(a.stdout, rep, now)
+	printStatus(a.stdout, rep, now)
 	return nil
 }
 
@@ -148,7 +203,7 @@ func fetchStatus(ctx context.Context, u string) (*daemon.Status, error) {
 // readStateStatus reads each configured folder's counts from the state db,
 // opened read-only. A missing db means nothing was synced yet.
 func readStateStatus(cfg *config.Config) (statusReport, error) {
-	rep := statusReport{Source: cfg.State.Path}
+	rep := statusReport{Source: cfg.State.Path, Folders: []folderStatus{}, Quota: []daemon.QuotaStatus{}}
 	st, err := state.Open(cfg.State.Path, state.Options{ReadOnly: true, Timeout: statusTimeout})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -160,16 +215,19 @@ func readStateStatus(cfg *config.Config) (statusReport, error) {
 	}
 	for _, f := range cfg.Folders {
 		k := syncFolder(f).Key()
-		row := dbFolder{Path: k.Path, Task: k.TaskID}
+		row := folderStatus{Path: k.Path, Task: k.TaskID, State: "stopped"}
 		if st != nil {
 			s, err := st.Stats(k)
 			if err != nil {
 				return rep, err
 			}
-			row.Files, row.Refused, row.OpenIntents = s.Managed, s.Refused, s.OpenIntents
-			row.LastPass, row.LastError = s.Meta.LastPass, s.Meta.LastError
+			row.Files, row.Refused, row.UnconfirmedWrites = s.Managed, s.Refused, s.OpenIntents
+			row.LastError = s.Meta.LastError
+			if lp := s.Meta.LastPass; !lp.IsZero() {
+				row.LastPass = &lp
+			}
 		}
-		rep.Folders = append(rep.Folders, row)
+		rep.Folders = append(rep.Folders, row.withLists())
 	}
 	return rep, nil
 }
@@ -197,32 +255,54 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-// printDaemonStatus prints the daemon's status as tables: folders, failures, notes,
-// quota.
-func printDaemonStatus(w io.Writer, st *daemon.Status, now time.Time) {
-	up := st.Uptime
-	if !st.Started.IsZero() {
-		up = roughDuration(now.Sub(st.Started))
+// printStatus prints a report as tables: folders, notes, failures, quota. The
+// columns are the same whether the daemon runs or not; what only a running
+// daemon knows is "-" otherwise.
+func printStatus(w io.Writer, rep statusReport, now time.Time) {
+	if rep.Running {
+		up := "?"
+		if rep.Started != nil {
+			up = roughDuration(now.Sub(*rep.Started))
+		}
+		fmt.Fprintf(w, "focussync %s, running for %s (%s)\n", rep.Version, up, rep.Source)
+	} else {
+		fmt.Fprintf(w, "daemon not running (read from the state db %s)\n", rep.Source)
 	}
-	fmt.Fprintf(w, "focussync %s, running for %s\n", st.Version, up)
-	if st.Paused != "" {
-		fmt.Fprintf(w, "ALL WORK PAUSED: %s\n", st.Paused)
+	if rep.Note != "" {
+		fmt.Fprintf(w, "%s\n", rep.Note)
+	}
+	if rep.Paused != "" {
+		fmt.Fprintf(w, "ALL WORK PAUSED: %s\n", rep.Paused)
 	}
 
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FOLDER\tTASK\tSTATE\tWATCH\tFILES\tPENDING\tLAST PASS\tFAILURES")
-	for _, f := range st.Folders {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%d\n", printable(f.Path), f.Task, f.State, dash(f.Watch),
-			f.Files, f.Pending, ago(f.LastPass, now), len(f.Failures))
+	fmt.Fprintln(tw, "FOLDER\tTASK\tSTATE\tWATCH\tFILES\tPENDING\tUNCONFIRMED\tFAILURES\tLAST PASS")
+	unconfirmed := 0
+	for _, f := range rep.Folders {
+		pending := "-"
+		if f.Pending != nil {
+			pending = strconv.Itoa(*f.Pending)
+		}
+		failures := len(f.Failures)
+		if !rep.Running {
+			failures = f.Refused // the failures the state db remembers
+		}
+		var last time.Time
+		if f.LastPass != nil {
+			last = *f.LastPass
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", printable(f.Path), f.Task, f.State, dash(f.Watch),
+			f.Files, pending, f.UnconfirmedWrites, failures, ago(last, now))
+		unconfirmed += f.UnconfirmedWrites
 	}
 	_ = tw.Flush()
-	if len(st.Folders) == 0 {
+	if len(rep.Folders) == 0 {
 		fmt.Fprintln(w, "(no folders)")
 	}
 
 	var notes []string
-	for _, f := range st.Folders {
+	for _, f := range rep.Folders {
 		if f.Paused != "" {
 			notes = append(notes, fmt.Sprintf("%s: paused: %s", printable(f.Path), f.Paused))
 		}
@@ -233,6 +313,13 @@ func printDaemonStatus(w io.Writer, st *daemon.Status, now time.Time) {
 			notes = append(notes, fmt.Sprintf("%s: last error: %s", printable(f.Path), f.LastError))
 		}
 	}
+	if !rep.Running {
+		for _, f := range rep.Folders {
+			if f.Refused > 0 {
+				notes = append(notes, fmt.Sprintf("%s: %d file(s) refused by the server; retried when they change", printable(f.Path), f.Refused))
+			}
+		}
+	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w, "\nNotes:")
 		for _, n := range notes {
@@ -241,7 +328,7 @@ func printDaemonStatus(w io.Writer, st *daemon.Status, now time.Time) {
 	}
 
 	var failures []string
-	for _, f := range st.Folders {
+	for _, f := range rep.Folders {
 		for _, fl := range f.Failures {
 			s := fmt.Sprintf("%s: %s", printable(joinPath(f.Path, fl.Path)), fl.Reason)
 			if fl.Refused {
@@ -257,42 +344,15 @@ func printDaemonStatus(w io.Writer, st *daemon.Status, now time.Time) {
 		}
 	}
 
-	if len(st.Quota) > 0 {
+	if len(rep.Quota) > 0 {
 		fmt.Fprintln(w, "\nQuota:")
-		for _, q := range st.Quota {
+		for _, q := range rep.Quota {
 			fmt.Fprintf(w, "  organization %d: %s\n", q.Organization, quotaLine(q, now))
 		}
 	}
-}
-
-// printDBStatus prints what the state db records for each configured folder.
-func printDBStatus(w io.Writer, rep statusReport, now time.Time) {
-	fmt.Fprintf(w, "daemon not running (read from the state db %s)\n", rep.Source)
-	if rep.Note != "" {
-		fmt.Fprintf(w, "%s\n", rep.Note)
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FOLDER\tTASK\tFILES\tREFUSED\tOPEN INTENTS\tLAST PASS")
-	intents := 0
-	for _, f := range rep.Folders {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", printable(f.Path), f.Task, f.Files, f.Refused, f.OpenIntents, ago(f.LastPass, now))
-		intents += f.OpenIntents
-	}
-	_ = tw.Flush()
-	first := true
-	for _, f := range rep.Folders {
-		if f.LastError == "" {
-			continue
-		}
-		if first {
-			fmt.Fprintln(w, "\nLast errors:")
-			first = false
-		}
-		fmt.Fprintf(w, "  %s: %s\n", printable(f.Path), f.LastError)
-	}
-	if intents > 0 {
-		fmt.Fprintln(w, "\nOpen intents are writes whose outcome is not known yet; the next sync settles them.")
+	if unconfirmed > 0 {
+		fmt.Fprintln(w, "\nUnconfirmed writes were sent to Focus (or were about to be) without an answer yet;")
+		fmt.Fprintln(w, "the next pass lists the task and settles them, so that nothing is sent twice.")
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/syncer"
 )
 
 // statusEnv is a config with one folder for the status command, and its state db path.
@@ -103,6 +106,45 @@ func tableRow(t *testing.T, out, first string) []string {
 	return nil
 }
 
+// statusHeader is the header of the folder table, running or not.
+const statusHeader = "FOLDER TASK STATE WATCH FILES PENDING UNCONFIRMED FAILURES LAST PASS"
+
+// assertStatusHeader checks that out holds the folder table's one header.
+func assertStatusHeader(t *testing.T, out string) {
+	t.Helper()
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Join(strings.Fields(l), " ") == statusHeader {
+			return
+		}
+	}
+	t.Errorf("no table header %q in\n%s", statusHeader, out)
+}
+
+// assertStatusLayout checks that a status --json output has exactly the keys of
+// the one layout, at the top and in every folder, whether the daemon runs or not.
+func assertStatusLayout(t *testing.T, out string) {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &top); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"folders", "note", "paused", "quota", "running", "source", "started", "version"}
+	if got := slices.Sorted(maps.Keys(top)); !slices.Equal(got, want) {
+		t.Errorf("status --json keys = %q, want %q", got, want)
+	}
+	var folders []map[string]json.RawMessage
+	if err := json.Unmarshal(top["folders"], &folders); err != nil {
+		t.Fatal(err)
+	}
+	wantF := []string{"failures", "files", "held", "held_deletes", "last_error", "last_pass", "path", "paused", "pending",
+		"refused", "skipped", "state", "task_id", "unconfirmed_writes", "watch"}
+	for _, f := range folders {
+		if got := slices.Sorted(maps.Keys(f)); !slices.Equal(got, wantF) {
+			t.Errorf("status --json folder keys = %q, want %q", got, wantF)
+		}
+	}
+}
+
 func TestStatusCommand_Daemon(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -123,15 +165,16 @@ func TestStatusCommand_Daemon(t *testing.T) {
 		t.Fatalf("status: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	t.Logf("output:\n%s", out)
-	if got, want := tableRow(t, out, e.key.Path), []string{"101", "idle", "events", "42", "0", "3m", "ago", "1"}; !reflect.DeepEqual(got, want) {
+	assertStatusHeader(t, out)
+	// FOLDER TASK STATE WATCH FILES PENDING UNCONFIRMED FAILURES LAST-PASS
+	if got, want := tableRow(t, out, e.key.Path), []string{"101", "idle", "events", "42", "0", "0", "1", "3m", "ago"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("row of %s = %q, want %q", e.key.Path, got, want)
 	}
-	if got, want := tableRow(t, out, oddFolder), []string{"102", "paused", "poll", "7", "3", "never", "0"}; !reflect.DeepEqual(got, want) {
+	if got, want := tableRow(t, out, oddFolder), []string{"102", "paused", "poll", "7", "3", "0", "0", "never"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("row of %s = %q, want %q", oddFolder, got, want)
 	}
 	for _, want := range []string{
-		"focussync 1.2.3, running for 3h\n",
-		"FOLDER ",
+		"focussync 1.2.3, running for 3h (http://" + addr + "/status)\n",
 		"Failures:\n  " + filepath.Join(e.key.Path, "big.iso") + ": 400 file too large (refused by the server; retried when the file changes)\n",
 		oddFolder + ": paused: folder root is missing\n",
 		oddFolder + ": last error: scan: permission denied\n",
@@ -153,15 +196,16 @@ func TestStatusCommand_Daemon(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
-	if !rep.Running || rep.Source != "http://"+addr+"/status" || rep.Daemon == nil || rep.Folders != nil {
+	if !rep.Running || rep.Source != "http://"+addr+"/status" || rep.Version != "1.2.3" || len(rep.Folders) != 2 {
 		t.Fatalf("status --json = %s", out)
 	}
-	if got := rep.Daemon.Folders[0]; got.Path != e.key.Path || got.Files != 42 || len(got.Failures) != 1 {
+	if got := rep.Folders[0]; got.Path != e.key.Path || got.Files != 42 || len(got.Failures) != 1 || got.Pending == nil || *got.Pending != 0 {
 		t.Errorf("status --json folder = %+v", got)
 	}
-	if q := rep.Daemon.Quota[0]; !q.Known || q.Remaining != 23 {
+	if q := rep.Quota[0]; !q.Known || q.Remaining != 23 {
 		t.Errorf("status --json quota = %+v", q)
 	}
+	assertStatusLayout(t, out)
 }
 
 // TestStatusCommand_StateDB covers a daemon that is not running, both with the
@@ -178,16 +222,18 @@ func TestStatusCommand_StateDB(t *testing.T) {
 				t.Fatalf("status: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 			}
 			t.Logf("output:\n%s", out)
+			assertStatusHeader(t, out)
 			if want := "daemon not running (read from the state db " + e.cfg.State.Path + ")\n"; !strings.HasPrefix(out, want) {
 				t.Errorf("output does not start with %q", want)
 			}
-			// FOLDER TASK FILES REFUSED OPEN-INTENTS LAST-PASS
-			if got, want := tableRow(t, out, e.key.Path), []string{"101", "3", "1", "1", "2h5m", "ago"}; !reflect.DeepEqual(got, want) {
+			// FOLDER TASK STATE WATCH FILES PENDING UNCONFIRMED FAILURES LAST-PASS
+			if got, want := tableRow(t, out, e.key.Path), []string{"101", "stopped", "-", "3", "-", "1", "1", "2h5m", "ago"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("row = %q, want %q", got, want)
 			}
 			for _, want := range []string{
-				"Last errors:\n  " + e.key.Path + ": list task 101: 503 Service Unavailable\n",
-				"Open intents are writes",
+				"Notes:\n  " + e.key.Path + ": last error: list task 101: 503 Service Unavailable\n",
+				e.key.Path + ": 1 file(s) refused by the server",
+				"Unconfirmed writes were sent",
 			} {
 				if !strings.Contains(out, want) {
 					t.Errorf("output lacks %q", want)
@@ -202,17 +248,19 @@ func TestStatusCommand_StateDB(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatalf("status --json: %v\n%s", err, out)
 			}
-			want := statusReport{Source: e.cfg.State.Path, Folders: []dbFolder{{
-				Path: e.key.Path, Task: 101, Files: 3, Refused: 1, OpenIntents: 1,
-				LastPass: lastPass, LastError: "list task 101: 503 Service Unavailable",
-			}}}
-			if !rep.Folders[0].LastPass.Equal(lastPass) {
-				t.Errorf("last pass = %v, want %v", rep.Folders[0].LastPass, lastPass)
+			want := statusReport{Source: e.cfg.State.Path, Folders: []folderStatus{{
+				Path: e.key.Path, Task: 101, State: "stopped", Files: 3, Refused: 1, UnconfirmedWrites: 1,
+				LastPass: &lastPass, LastError: "list task 101: 503 Service Unavailable",
+				Failures: []syncer.Failure{}, Skipped: []syncer.Skip{},
+			}}, Quota: []daemon.QuotaStatus{}}
+			if lp := rep.Folders[0].LastPass; lp == nil || !lp.Equal(lastPass) {
+				t.Errorf("last pass = %v, want %v", lp, lastPass)
 			}
-			rep.Folders[0].LastPass = lastPass
+			rep.Folders[0].LastPass = &lastPass
 			if !reflect.DeepEqual(rep, want) {
 				t.Errorf("status --json =\n%+v\nwant\n%+v", rep, want)
 			}
+			assertStatusLayout(t, out)
 		})
 	}
 }
@@ -227,7 +275,7 @@ func TestStatusCommand_NoStateDB(t *testing.T) {
 	if !strings.Contains(out, "does not exist yet") {
 		t.Errorf("output does not say the db is missing:\n%s", out)
 	}
-	if got, want := tableRow(t, out, e.key.Path), []string{"101", "0", "0", "0", "never"}; !reflect.DeepEqual(got, want) {
+	if got, want := tableRow(t, out, e.key.Path), []string{"101", "stopped", "-", "0", "-", "0", "0", "never"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("row = %q, want %q", got, want)
 	}
 	if _, err := os.Stat(e.cfg.State.Path); err == nil {
@@ -405,7 +453,7 @@ func TestStatusCommand_MissingFolder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if got, want := tableRow(t, out, e.key.Path), []string{"101", "3", "1", "1", "1m", "ago"}; !reflect.DeepEqual(got, want) {
+	if got, want := tableRow(t, out, e.key.Path), []string{"101", "stopped", "-", "3", "-", "1", "1", "1m", "ago"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("row = %q, want %q", got, want)
 	}
 	if !strings.HasPrefix(errOut, "warning: ") || !strings.Contains(errOut, e.key.Path) {
