@@ -109,6 +109,12 @@ func Retryable(err error) bool {
 // size it had when the upload began.
 var ErrFileChanged = errors.New("file changed during upload")
 
+// ErrNotScanned is returned (wrapped) when a file to upload is not the one that was
+// scanned: a symlink or a directory swapped for one on its path, a FIFO, socket or
+// device, another inode, or content whose SHA-256 differs from Upload.Hash. The
+// request was cut short before its body ended: the server stored nothing.
+var ErrNotScanned = errors.New("not the file that was scanned")
+
 // ErrIDsUnknown is returned (wrapped, with no *Error) by Create and BulkCreate when the
 // server answered 201 with a body that holds no attachments: the upload succeeded
 // but the new ids must be learned with a list call.

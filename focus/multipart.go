@@ -2,8 +2,11 @@ package focus
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -11,9 +14,12 @@ import (
 	"net/textproto"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // A multipart body is laid out ahead of time as a list of segments: literal bytes
@@ -127,7 +133,7 @@ func uploadContentType(u *Upload) (string, error) {
 	if u.Size <= 0 {
 		return "application/octet-stream", nil
 	}
-	f, err := os.Open(u.Path)
+	f, err := openUpload(u)
 	if err != nil {
 		return "", err
 	}
@@ -141,6 +147,39 @@ func uploadContentType(u *Upload) (string, error) {
 		return "application/octet-stream", nil
 	}
 	return http.DetectContentType(head[:n]), nil
+}
+
+// openUpload opens the file of u without following symlinks or blocking, and
+// checks on the open descriptor that it is the file described: a regular file with
+// u's device, inode and size.
+func openUpload(u *Upload) (*os.File, error) {
+	root, rel := u.Root, u.Path
+	if root == "" {
+		root, rel = filepath.Dir(u.Path), filepath.Base(u.Path)
+	}
+	f, err := safefs.Open(root, rel)
+	if err != nil {
+		if safefs.Refused(err) {
+			return nil, fmt.Errorf("%w: %w", ErrNotScanned, err)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	dev, ino := safefs.FileID(fi)
+	if u.Device != 0 && dev != u.Device || u.Inode != 0 && ino != u.Inode {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w: another file is there now (device %d, inode %d; scanned device %d, inode %d)",
+			f.Name(), ErrNotScanned, dev, ino, u.Device, u.Inode)
+	}
+	if fi.Size() != u.Size {
+		f.Close()
+		return nil, fmt.Errorf("%s: %d bytes, expected %d: %w", f.Name(), fi.Size(), u.Size, ErrFileChanged)
+	}
+	return f, nil
 }
 
 // sendState is shared by every reader of one request body (net/http may ask for a
@@ -168,12 +207,14 @@ func (s *sendState) localErr() error {
 	return s.err
 }
 
-// bodyReader streams a multipartBody. Each file is opened when the reader reaches
-// it and closed when its last byte is read, so at most one file is open at a time.
-// Exactly Upload.Size bytes are sent per file: a file that turns out shorter or
-// longer fails the read with ErrFileChanged. Such a body is always cut short of its
-// Content-Length (the closing boundary never follows), so no server can accept it:
-// a request failed this way has not taken effect.
+// bodyReader streams a multipartBody. Each file is opened (openUpload) when the
+// reader reaches it and closed when its last byte is read, so at most one file is
+// open at a time. Exactly Upload.Size bytes are sent per file: a file that turns
+// out shorter or longer fails the read with ErrFileChanged. The bytes sent are
+// hashed as they go; when the file's last byte is read and its hash is not
+// Upload.Hash, the read fails with ErrNotScanned. Such a body is always cut short
+// of its Content-Length (the closing boundary never follows), so no server can
+// accept it: a request failed this way has not taken effect.
 type bodyReader struct {
 	body  *multipartBody
 	state *sendState
@@ -182,6 +223,7 @@ type bodyReader struct {
 	i   int   // current segment
 	off int64 // offset in the current segment
 	f   *os.File
+	h   hash.Hash // SHA-256 of the current file's bytes sent, when it has a Hash
 	err error
 }
 
@@ -233,17 +275,14 @@ func (r *bodyReader) advance(n, size int64) {
 // done and the reader moved to the next segment.
 func (r *bodyReader) readFile(u *Upload, p []byte) (int, error) {
 	if r.f == nil {
-		f, err := os.Open(u.Path)
+		f, err := openUpload(u)
 		if err != nil {
 			return 0, err
 		}
 		r.f = f
-		fi, err := f.Stat()
-		if err != nil {
-			return 0, fmt.Errorf("stat %s: %w", u.Path, err)
-		}
-		if fi.Size() != u.Size {
-			return 0, fmt.Errorf("%s: %d bytes, expected %d: %w", u.Path, fi.Size(), u.Size, ErrFileChanged)
+		r.h = nil
+		if u.Hash != "" {
+			r.h = sha256.New()
 		}
 	}
 	left := u.Size - r.off
@@ -257,12 +296,21 @@ func (r *bodyReader) readFile(u *Upload, p []byte) (int, error) {
 		if err != nil && err != io.EOF {
 			return 0, fmt.Errorf("read %s: %w", u.Path, err)
 		}
+		if r.h != nil {
+			if got := hex.EncodeToString(r.h.Sum(nil)); got != u.Hash {
+				return 0, fmt.Errorf("%s: %w: the bytes read have SHA-256 %.12s, the scan found %.12s (changed in place since the scan)",
+					u.Path, ErrNotScanned, got, u.Hash)
+			}
+		}
 		r.closeFile()
 		r.i++
 		r.off = 0
 		return 0, nil
 	}
 	n, err := r.f.Read(p[:min(int64(len(p)), left)])
+	if r.h != nil {
+		r.h.Write(p[:n])
+	}
 	r.off += int64(n)
 	switch {
 	case err == io.EOF:

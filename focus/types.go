@@ -31,12 +31,26 @@ type Attachment struct {
 // Deleted reports whether the attachment was soft-deleted.
 func (a Attachment) Deleted() bool { return a.DeletedAt != nil && !a.DeletedAt.IsZero() }
 
-// Upload is one file to send in a create or bulk create. The body is read from Path;
-// exactly Size bytes are sent (Content-Length is computed ahead), and a file that no
-// longer has Size bytes fails the request with ErrFileChanged.
+// Upload is one file to send in a create or bulk create. Exactly Size bytes are
+// sent (Content-Length is computed ahead), streamed from the file as the request
+// goes out.
+//
+// The file is opened without following a symlink and without blocking
+// (internal/safefs): with Root set, Path is relative to Root ('/'-separated) and
+// no component of it may be a symlink; without Root, Path is a local path whose
+// last component may not be one. What is opened must be a regular file, with
+// Device and Inode when they are set, and Size bytes; the bytes sent must have the
+// SHA-256 of Hash when it is set. A file that fails any of these fails the request
+// before its body ends, so the server stores nothing: with an error wrapping
+// ErrNotScanned (a symlink, a FIFO, a device, another file or other content than
+// was scanned) or ErrFileChanged (another size).
 type Upload struct {
-	Path         string // local file to stream
+	Root         string // the folder Path is relative to; "" when Path is a local path
+	Path         string // the file to stream
 	Size         int64  // bytes to send
+	Device       uint64 // st_dev the file must have; 0: not checked
+	Inode        uint64 // inode the file must have; 0: not checked
+	Hash         string // hex SHA-256 the sent bytes must have; "": not checked
 	Name         string // attachment name
 	DisplayOrder int64
 	ContentType  string // part Content-Type; detected from Name when empty

@@ -78,10 +78,7 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal upload: %w", ErrFatal, err)
 	}
-	ups := make([]focus.Upload, len(files))
-	for i, f := range files {
-		ups[i] = focus.Upload{Path: p.abs(f.Path), Size: f.Size, Name: f.Name, DisplayOrder: f.DisplayOrder}
-	}
+	ups := p.uploadsOf(files)
 	p.progress.Current = batchName(files)
 	p.report()
 
@@ -135,6 +132,9 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		return p.refuse(files[0], err)
 	case kind == focus.KindInvalid:
 		return p.split(ctx, files, err)
+	case errors.Is(err, focus.ErrNotScanned):
+		p.notScanned(files, err)
+		return nil
 	case errors.Is(err, focus.ErrFileChanged) || !isAPIError(err):
 		// The file changed, vanished or could not be opened under the upload: the
 		// next round scans again (a file that keeps failing is reported then).

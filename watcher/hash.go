@@ -11,6 +11,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // hashBufSize is the read size used while hashing.
@@ -45,9 +47,14 @@ func (w *walker) hashAll(workers int) error {
 	if len(w.jobs) == 0 {
 		return nil
 	}
-	open := w.opt.openFile
-	if open == nil {
-		open = os.Open
+	open := func(j *hashJob) (*os.File, error) {
+		if w.opt.beforeOpen != nil {
+			w.opt.beforeOpen(j.rel)
+		}
+		return safefs.Open(w.opt.Root, j.rel)
+	}
+	if w.opt.openFile != nil {
+		open = func(j *hashJob) (*os.File, error) { return w.opt.openFile(j.full) }
 	}
 	results := make([]hashResult, len(w.jobs))
 	var next atomic.Int64
@@ -76,7 +83,7 @@ func (w *walker) hashAll(workers int) error {
 		switch r.outcome {
 		case hashedOK:
 			w.stats.Hashed++
-			w.snap.Files[j.rel] = File{Path: j.rel, Size: j.size, ModTime: j.mtime, Inode: j.inode, Hash: r.hash}
+			w.snap.Files[j.rel] = File{Path: j.rel, Size: j.size, ModTime: j.mtime, Inode: j.inode, Device: j.dev, Hash: r.hash}
 		case hashVanished:
 			w.stats.Files--
 		case hashChanged:
@@ -91,9 +98,15 @@ func (w *walker) hashAll(workers int) error {
 }
 
 // hashFile reads one file and returns its SHA-256, checking that the file is
-// the one listed (same size, mtime and inode) before and after the read.
-func hashFile(ctx context.Context, open func(string) (*os.File, error), j *hashJob, buf []byte) hashResult {
-	f, err := open(j.full)
+// the one listed (same size, mtime and inode) before and after the read. The
+// file is opened beneath the root without following symlinks and without
+// blocking: a file swapped for a symlink, a FIFO or a device since the listing
+// is "changed while hashing", and nothing is read from it.
+func hashFile(ctx context.Context, open func(*hashJob) (*os.File, error), j *hashJob, buf []byte) hashResult {
+	f, err := open(j)
+	if safefs.Refused(err) {
+		return hashResult{outcome: hashChanged}
+	}
 	if err != nil {
 		return failed(err, "open")
 	}
@@ -143,7 +156,8 @@ func (j *hashJob) matches(fi fs.FileInfo) bool {
 		return false
 	}
 	inode, _ := fileIDs(fi)
-	return inode == j.inode
+	dev, _ := safefs.FileID(fi)
+	return inode == j.inode && (j.dev == 0 || dev == j.dev)
 }
 
 // ctxReader stops a read loop once its context ends.

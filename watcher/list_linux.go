@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // fdListing stats entries relative to the open directory, into a Stat_t on
@@ -16,24 +18,15 @@ type fdListing struct {
 	fd  int
 }
 
-// listDir opens and reads the directory full. Below the root it refuses to
-// follow a symlink that replaced a listed directory.
-func listDir(full string, isRoot bool) ([]fs.DirEntry, listing, error) {
-	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-	if !isRoot {
-		flags |= unix.O_NOFOLLOW
-	}
-	var fd int
-	err := retryEINTR(func() (err error) {
-		fd, err = unix.Open(full, flags, 0)
-		return err
-	})
+// listDir opens and reads the directory rel beneath root ("" is the root). No
+// symlink is followed on the way: a directory swapped for a symlink is refused.
+func listDir(root, rel string) ([]fs.DirEntry, listing, error) {
+	f, err := safefs.OpenDir(root, rel)
 	if err != nil {
-		return nil, nil, &fs.PathError{Op: "open", Path: full, Err: err}
+		return nil, nil, err
 	}
-	f := os.NewFile(uintptr(fd), full)
 	entries, err := f.ReadDir(-1)
-	return entries, &fdListing{dir: f, fd: fd}, err
+	return entries, &fdListing{dir: f, fd: int(f.Fd())}, err
 }
 
 func (l *fdListing) stat(e fs.DirEntry) (meta, error) {
@@ -50,6 +43,7 @@ func (l *fdListing) stat(e fs.DirEntry) (meta, error) {
 		size:    st.Size,
 		mtime:   time.Unix(st.Mtim.Unix()),
 		inode:   st.Ino,
+		dev:     uint64(st.Dev),
 	}
 	if sec, nsec := st.Ctim.Unix(); sec != 0 || nsec != 0 {
 		m.ctime = time.Unix(sec, nsec)

@@ -73,8 +73,11 @@ type ScanOptions struct {
 	// readDir lists a directory; nil means the platform's own listing. Tests
 	// set it to make a listing fail where file permissions cannot (as root).
 	readDir func(dir string) ([]fs.DirEntry, error)
-	// openFile opens a file for hashing; nil means os.Open.
+	// openFile opens a file for hashing; nil means safefs.Open beneath Root.
 	openFile func(name string) (*os.File, error)
+	// beforeOpen, when set, is called with the relative path of a directory
+	// about to be listed or a file about to be hashed: tests swap things there.
+	beforeOpen func(rel string)
 }
 
 // ScanStats are the counters of one Scan.

@@ -8,6 +8,7 @@ type File struct {
 	Size    int64
 	ModTime time.Time
 	Inode   uint64
+	Device  uint64 // st_dev of the file when it was scanned; 0 when unknown
 	Hash    string // hex SHA-256
 }
 

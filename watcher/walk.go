@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // walker holds the state of one Scan. Only the goroutine running Scan touches
@@ -31,6 +33,7 @@ type hashJob struct {
 	size  int64
 	mtime time.Time
 	inode uint64
+	dev   uint64
 }
 
 // meta is what the scan needs to know of a listed file.
@@ -40,11 +43,13 @@ type meta struct {
 	mtime   time.Time
 	ctime   time.Time // zero when unknown
 	inode   uint64
+	dev     uint64
 }
 
 func metaOf(fi fs.FileInfo) meta {
 	inode, ctime := fileIDs(fi)
-	return meta{regular: fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime(), ctime: ctime, inode: inode}
+	dev, _ := safefs.FileID(fi)
+	return meta{regular: fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime(), ctime: ctime, inode: inode, dev: dev}
 }
 
 // listing is one directory's entries with a way to stat them.
@@ -67,13 +72,16 @@ func (infoListing) stat(e fs.DirEntry) (meta, error) {
 
 func (infoListing) close() {}
 
-// list reads the directory full; isRoot says it is the folder's root.
-func (w *walker) list(full string, isRoot bool) ([]fs.DirEntry, listing, error) {
+// list reads the directory rel (full on disk).
+func (w *walker) list(rel, full string) ([]fs.DirEntry, listing, error) {
+	if w.opt.beforeOpen != nil {
+		w.opt.beforeOpen(rel)
+	}
 	if w.readDir != nil {
 		entries, err := w.readDir(full)
 		return entries, infoListing{}, err
 	}
-	return listDir(full, isRoot)
+	return listDir(w.opt.Root, rel)
 }
 
 // walkDir lists the directory rel (full on disk) and handles its entries.
@@ -83,7 +91,7 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	entries, l, err := w.list(full, rel == "")
+	entries, l, err := w.list(rel, full)
 	if err != nil {
 		if rel == "" {
 			if l != nil {
@@ -171,7 +179,7 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 	if w.opt.Cache != nil {
 		if csize, cmtime, cinode, chash, ok := w.opt.Cache(rel); ok && chash != "" &&
 			csize == m.size && cinode == m.inode && cmtime.Equal(m.mtime) {
-			w.snap.Files[rel] = File{Path: rel, Size: m.size, ModTime: m.mtime, Inode: m.inode, Hash: chash}
+			w.snap.Files[rel] = File{Path: rel, Size: m.size, ModTime: m.mtime, Inode: m.inode, Device: m.dev, Hash: chash}
 			return
 		}
 	}
@@ -181,6 +189,7 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 		size:  m.size,
 		mtime: m.mtime,
 		inode: m.inode,
+		dev:   m.dev,
 	})
 }
 

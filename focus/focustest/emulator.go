@@ -31,6 +31,7 @@ package focustest
 import (
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net/http"
@@ -85,6 +86,8 @@ type Emulator struct {
 	listDel  bool
 	rejects  []string // name globs
 	maxSize  int64    // 0 = no limit
+	readRate int64    // request body bytes per second; 0 = no limit
+	tap      func(ep focus.Endpoint) io.Writer
 }
 
 // taskHome is the organization and workspace a task was first seen in.
@@ -194,6 +197,7 @@ func errorReply(status int, format string, args ...any) reply {
 func (e *Emulator) endpoint(ep focus.Endpoint, h func(*http.Request, route, *Request) reply) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := newRequest(r, ep, e.opts.Now())
+		e.wrapBody(r, ep)
 		rt, perr := parseRoute(r, ep)
 		rec.TaskID = rt.task
 		var rep reply

@@ -1,8 +1,11 @@
 package focustest
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"path"
 	"slices"
 	"time"
@@ -175,4 +178,76 @@ func (e *Emulator) refusalLocked(name string, size int64) string {
 		return fmt.Sprintf("file %s refused: %d bytes is larger than the limit of %d bytes", name, size, e.maxSize)
 	}
 	return ""
+}
+
+// SetReadRate makes the emulator read request bodies at no more than
+// bytesPerSecond (a slow link), so that a test can act while an upload streams.
+// 0 or less removes the limit. It applies to requests that arrive afterwards.
+func (e *Emulator) SetReadRate(bytesPerSecond int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.readRate = max(bytesPerSecond, 0)
+}
+
+// SetBodyTap calls newTap once for every request that carries a body, then
+// writes the body's bytes to the writer it returned, in order, as the emulator
+// reads them; bodies of requests that fail or are cut short included. A test can
+// so assert that some bytes never reached the server at all, not only that they
+// were never stored (see SecretWatch). Requests run in parallel: newTap must be
+// safe for concurrent use; each writer gets one body. nil removes the tap; a nil
+// writer skips that body.
+func (e *Emulator) SetBodyTap(newTap func(ep focus.Endpoint) io.Writer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tap = newTap
+}
+
+// wrapBody applies the read rate and the body tap to a request.
+func (e *Emulator) wrapBody(r *http.Request, ep focus.Endpoint) {
+	e.mu.Lock()
+	rate, newTap := e.readRate, e.tap
+	e.mu.Unlock()
+	if r.Body == nil || r.Body == http.NoBody || rate == 0 && newTap == nil {
+		return
+	}
+	var tap io.Writer
+	if newTap != nil {
+		tap = newTap(ep)
+	}
+	r.Body = &slowBody{ReadCloser: r.Body, ctx: r.Context(), rate: rate, tap: tap, start: time.Now()}
+}
+
+// slowBody reads a request body at a bounded rate and copies it to a tap.
+type slowBody struct {
+	io.ReadCloser
+	ctx   context.Context
+	rate  int64
+	tap   io.Writer
+	start time.Time
+	read  int64
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.rate > 0 {
+		// Small reads keep the pace even: about ten a second.
+		p = p[:min(int64(len(p)), max(b.rate/10, 1))]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 && b.tap != nil {
+		_, _ = b.tap.Write(p[:n])
+	}
+	b.read += int64(n)
+	if b.rate > 0 && n > 0 {
+		due := b.start.Add(time.Duration(float64(b.read) / float64(b.rate) * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-b.ctx.Done():
+				t.Stop()
+				return n, b.ctx.Err()
+			}
+		}
+	}
+	return n, err
 }
