@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // TokenEnv is the environment variable holding the API token; it wins over
@@ -27,7 +29,12 @@ func (c *Config) Token() (token string, warnings []string, err error) {
 	} else if name == "" {
 		return "", nil, errors.New("no API token: set FOCUS_API_TOKEN or [api] token_file")
 	}
-	f, err := os.Open(name)
+	// Opened without blocking: a FIFO or a device put there would otherwise hang
+	// check, sync and run in the kernel's open, where no signal ends them.
+	f, err := safefs.OpenPath(name)
+	if errors.Is(err, safefs.ErrNotRegular) {
+		return "", nil, fmt.Errorf("read token file (api.token_file) %s: %w: the token must be in a regular file", name, errors.Unwrap(err))
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("read token file (api.token_file): %w%s", err, credentialHint(name, err))
 	}
@@ -35,9 +42,6 @@ func (c *Config) Token() (token string, warnings []string, err error) {
 	st, err := f.Stat()
 	if err != nil {
 		return "", nil, fmt.Errorf("read token file (api.token_file): %w", err)
-	}
-	if st.IsDir() {
-		return "", nil, fmt.Errorf("read token file (api.token_file) %s: is a directory", name)
 	}
 	b := make([]byte, 0, 256)
 	buf := make([]byte, 4096)

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's name.
@@ -55,9 +53,10 @@ func (e exitError) Error() string {
 func (e exitError) Unwrap() error { return e.err }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(runMain(ctx, &app{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+	ctx, release := stopContext(os.Stderr)
+	code := runMain(ctx, &app{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	release()
+	os.Exit(code)
 }
 
 func runMain(ctx context.Context, a *app, args []string) int {

@@ -64,5 +64,19 @@ func open(root, rel string, dir bool) (*os.File, error) {
 	return f, nil
 }
 
+// OpenPath opens the regular file at a path the administrator chose (a config or
+// token file): symlinks are followed; anything but a regular file is refused
+// with an error wrapping ErrNotRegular.
+func OpenPath(name string) (*os.File, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+	}
+	return os.Open(name)
+}
+
 // FileID returns zeros: device and inode numbers are not available here.
 func FileID(fs.FileInfo) (dev, ino uint64) { return 0, 0 }

@@ -32,21 +32,45 @@ func Open(root, rel string) (*os.File, error) {
 	if err != nil {
 		return nil, pathError(root, rel, err)
 	}
+	return regular(fd, joinRoot(root, rel))
+}
+
+// OpenPath opens the regular file at a path the administrator chose (a config or
+// token file, not a path inside a folder): symlinks are followed, but the open
+// never blocks, and a FIFO, socket, device or directory is refused with an error
+// wrapping ErrNotRegular.
+func OpenPath(name string) (*os.File, error) {
+	var fd int
+	err := retryEINTR(func() (err error) {
+		fd, err = unix.Open(name, fileFlags, 0)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			err = mapErr(err)
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return regular(fd, name)
+}
+
+// regular checks that fd is a regular file, makes it blocking and wraps it.
+func regular(fd int, name string) (*os.File, error) {
 	var st unix.Stat_t
 	if err := retryEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "fstat", Path: joinRoot(root, rel), Err: err}
+		return nil, &fs.PathError{Op: "fstat", Path: name, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, pathError(root, rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(modeOf(uint32(st.Mode)))))
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(modeOf(uint32(st.Mode))))}
 	}
 	// A regular file ignores O_NONBLOCK, but reads should not depend on that.
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "fcntl", Path: joinRoot(root, rel), Err: err}
+		return nil, &fs.PathError{Op: "fcntl", Path: name, Err: err}
 	}
-	return os.NewFile(uintptr(fd), joinRoot(root, rel)), nil
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // OpenDir opens the directory rel beneath root ("" is the root itself) the same
