@@ -219,7 +219,9 @@ func TestHostileE2E_SwapDuringQuotaWait(t *testing.T) {
 func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 	e := newEnv(t)
 	s := e.plantSecret()
-	big := make([]byte, 3<<20)
+	// Larger than what the loopback socket buffers hold, so that the small file
+	// is still unread when the swap happens.
+	big := make([]byte, 24<<20)
 	rand.Read(big)
 	e.write("a-big.bin", string(big))
 	e.write("z-report.txt", strings.Repeat("z", 30)+"\n")
@@ -230,7 +232,7 @@ func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 		}
 		return s.watch.Tap(ep)
 	})
-	e.srv.SetReadRate(1 << 20) // 3 s for the large file
+	e.srv.SetReadRate(6 << 20) // 4 s for the large file
 	d := e.startDaemon()
 	waitUntil(t, 30*time.Second, "the bulk upload to stream", streaming.Load)
 	e.swapIn("z-report.txt", func(tmp string) error { return os.Symlink(s.path, tmp) })
