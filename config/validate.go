@@ -98,6 +98,8 @@ func (v *validator) api(a *API, raw fileAPI) {
 		u, err := url.Parse(*s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.failKey("api.base_url", "must be an absolute http or https URL (got %q)", *s)
+		} else {
+			v.warnBaseURL(*s)
 		}
 	}
 	if p := raw.OrganizationID; p != nil {
@@ -187,6 +189,8 @@ func (v *validator) folderKeys(f *Folder, raw folderKeys, where func(key string)
 			fail(d.key, "must be greater than 0 (got %q)", *d.raw)
 		default:
 			*d.dst = got
+			k, line := where(d.key)
+			v.warnDuration(k, line, d.key, got)
 		}
 	}
 	if raw.Watch != nil {
@@ -259,6 +263,8 @@ func (v *validator) folder(i int, raw fileFolder, base Folder, api API, rawAPI f
 		} else if !st.IsDir() {
 			fail("path", "%s: not a directory", f.Path)
 		}
+		k, line := where("path")
+		v.warnFolderPath(k, line, f.Path)
 	}
 	switch {
 	case raw.TaskID == nil:

@@ -43,6 +43,7 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return exitError{1, fmt.Errorf("%s is not valid:\n%w", *cfgPath, err)}
 	}
+	printCheckWarnings(a.stderr, cfg)
 	token, warnings, tokErr := cfg.Token()
 	for _, w := range warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)

@@ -131,7 +131,11 @@ func runEmulator(ctx context.Context, a *app, args []string) error {
 		ErrorLog:          log.New(a.stderr, "focussync emulator: ", 0),
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(a.stdout, "focussync emulator: API at %s/api, page at %s/ (Ctrl-C to stop)\n", base, base)
+	pageNote := ""
+	if f.opts.Token != "" {
+		pageNote = "it asks for the token as password; "
+	}
+	fmt.Fprintf(a.stdout, "focussync emulator: API at %s/api, page at %s/ (%sCtrl-C to stop)\n", base, base, pageNote)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -119,6 +119,28 @@ func TestEmulatorCommand_Serves(t *testing.T) {
 		t.Errorf("list: %d, remaining %q; want 200, 1", resp.StatusCode, resp.Header.Get("X-Toggl-Quota-Remaining"))
 	}
 	get("secret")
+	page := func(password string) int {
+		req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(base, "/api")+"/", nil)
+		if password != "" {
+			req.SetBasicAuth("me", password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := page(""); code != http.StatusUnauthorized {
+		t.Errorf("page without the token: %d, want 401", code)
+	}
+	if code := page("secret"); code != http.StatusOK {
+		t.Errorf("page with the token: %d, want 200", code)
+	}
+	if !strings.Contains(stdout.String(), "asks for the token") {
+		t.Errorf("the emulator does not say that its page asks for the token: %q", stdout.String())
+	}
 	if resp := get("secret"); resp.StatusCode != http.StatusPaymentRequired {
 		t.Errorf("third request on a quota of 2: %d, want 402", resp.StatusCode)
 	}

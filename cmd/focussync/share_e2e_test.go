@@ -13,13 +13,18 @@ import (
 	"time"
 )
 
-// TestCheck_StateDBInsideFolder: a state db inside a watched folder is refused by
+// TestCheck_StateDBInsideFolder: a state db inside a watched folder (below it, for
+// a recursive one) is refused by
 // check and by sync (a share others write to could damage it, and it would be
 // uploaded); nothing is sent.
 func TestCheck_StateDBInsideFolder(t *testing.T) {
 	for _, where := range []string{"state.db", "sub/dir/state.db"} {
 		t.Run(where, func(t *testing.T) {
-			e := newEnv(t)
+			var opts []envOption
+			if strings.Contains(where, "/") {
+				opts = append(opts, withFolderTOML("recursive = true"))
+			}
+			e := newEnv(t, opts...)
 			e.write("a.txt", "a")
 			e.state = filepath.Join(e.folder, filepath.FromSlash(where))
 			e.writeConfig()
@@ -89,5 +94,44 @@ func TestSync_UnreadableFileFails(t *testing.T) {
 	}
 	if got := e.names(); len(got) != 1 || got[0] != "a.txt" {
 		t.Errorf("attachments %v, want [a.txt]", got)
+	}
+}
+
+// TestCheck_Warnings: check warns, and still exits 0, about a folder that is the
+// root of the file system, absurd durations, a status server reachable from other
+// machines and a base_url over plain http to another machine.
+func TestCheck_Warnings(t *testing.T) {
+	e := newEnv(t)
+	e.folder = "/"
+	e.extra = "settle = \"41610d\"\nrescan = \"30d\"\nverify = \"400d\"\n"
+	e.writeConfig()
+	cfg, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(cfg), `listen = ""`, `listen = "0.0.0.0:7788"`, 1)
+	s = strings.Replace(s, e.srv.URL, "http://focus.example.com/api", 1)
+	if err := os.WriteFile(e.cfg, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("check")
+	if r.code != 0 {
+		t.Fatalf("check: %v, want exit 0 with warnings", r)
+	}
+	for _, want := range []string{
+		"folder[1].path: / is the root of a file system",
+		"folder[1].settle: 41610d is very long (more than 1h0m0s)",
+		"folder[1].rescan: 30d is very long (more than 7d)",
+		"folder[1].verify: 400d is very long (more than 90d)",
+		`[status] listen = "0.0.0.0:7788" is reachable from other machines`,
+		"api.base_url: http://focus.example.com/api is plain http to focus.example.com",
+		"token would travel unencrypted",
+	} {
+		if !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, want) {
+			t.Errorf("check does not warn %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Errorf("check sent %d requests", n)
 	}
 }

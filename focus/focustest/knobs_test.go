@@ -282,7 +282,12 @@ func TestEmulator_Page(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, Options{})
 	s.Put(testOrg, testWS, testTask, "<b>bold</b>.txt", []byte("12345"), 7)
-	resp, err := s.Client().Get(s.PageURL)
+	req, err := http.NewRequest(http.MethodGet, s.PageURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("", testToken)
+	resp, err := s.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,5 +304,43 @@ func TestEmulator_Page(t *testing.T) {
 	}
 	if strings.Contains(page, "<b>bold") {
 		t.Error("page does not escape names")
+	}
+}
+
+func TestEmulator_PageAsksForToken(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{Token: "secret-token"})
+	s.Put(testOrg, testWS, testTask, "private.pdf", []byte("12345"), 7)
+	get := func(set func(*http.Request)) (int, string, string) {
+		req, err := http.NewRequest(http.MethodGet, s.PageURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set(req)
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(b)
+	}
+	for name, set := range map[string]func(*http.Request){
+		"no token":     func(*http.Request) {},
+		"wrong token":  func(r *http.Request) { r.SetBasicAuth("me", "guess") },
+		"wrong bearer": func(r *http.Request) { r.Header.Set("Authorization", "Bearer guess") },
+	} {
+		code, auth, body := get(set)
+		if code != http.StatusUnauthorized || !strings.HasPrefix(auth, "Basic ") || strings.Contains(body, "private.pdf") {
+			t.Errorf("%s: %d %q, body %q; want 401 asking for basic auth, no names", name, code, auth, body)
+		}
+	}
+	for name, set := range map[string]func(*http.Request){
+		"basic":  func(r *http.Request) { r.SetBasicAuth("anyone", "secret-token") },
+		"bearer": func(r *http.Request) { r.Header.Set("Authorization", "Bearer secret-token") },
+	} {
+		if code, _, body := get(set); code != http.StatusOK || !strings.Contains(body, "private.pdf") {
+			t.Errorf("%s: %d, body %q; want 200 with the names", name, code, body)
+		}
 	}
 }

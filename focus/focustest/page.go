@@ -2,6 +2,7 @@ package focustest
 
 import (
 	"cmp"
+	"crypto/subtle"
 	"html/template"
 	"net/http"
 	"slices"
@@ -49,8 +50,17 @@ type pageTask struct {
 	Items       []pageRow
 }
 
-// page serves the HTML list of every task's live attachments.
+// page serves the HTML list of every task's live attachments. With a token set
+// (Options.Token) it asks for it, as the API does: a browser prompts for a user
+// name (any) and a password (the token) with HTTP basic authentication; a bearer
+// token is taken too.
 func (e *Emulator) page(w http.ResponseWriter, r *http.Request) {
+	if !e.pageAuthorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Focus emulator: any user name, the token as password", charset="UTF-8"`)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "this emulator requires its token: give it as the password (any user name)", http.StatusUnauthorized)
+		return
+	}
 	e.mu.Lock()
 	var tasks []pageTask
 	for id, home := range e.tasks {
@@ -72,4 +82,14 @@ func (e *Emulator) page(w http.ResponseWriter, r *http.Request) {
 		Tasks []pageTask
 	}{"http://" + r.Host + "/api", tasks}
 	_ = pageTemplate.Execute(w, data)
+}
+
+// pageAuthorized reports whether r may see the page: any request when no token is
+// set, else one that carries the token as a bearer token or a basic password.
+func (e *Emulator) pageAuthorized(r *http.Request) bool {
+	if e.opts.Token == "" || e.authorized(r) {
+		return true
+	}
+	_, pass, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(e.opts.Token)) == 1
 }
