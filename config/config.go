@@ -62,8 +62,8 @@ type Folder struct {
 	OrganizationID int64 // from [api] unless the folder sets it
 	WorkspaceID    int64 // from [api] unless the folder sets it
 	Recursive      bool
-	Include        []string // globs (path.Match syntax, ** matches across directories); empty means everything
-	Exclude        []string // globs, as Include
+	Include        []string // patterns of package scope (checked when loaded); empty means everything
+	Exclude        []string // patterns, as Include
 	Settle         time.Duration
 	Rescan         time.Duration
 	Verify         time.Duration
@@ -116,13 +116,17 @@ func (l Limit) String() string {
 }
 
 // Exceeded reports whether deleting n of managed attachments goes over the
-// limit. A percent applies only when more than PercentFloor attachments are
-// managed; a count always applies.
+// limit: the one mass-delete rule. A percent applies only when more than
+// PercentFloor attachments are managed; a count always applies. The zero Limit
+// (which no config file yields) never applies.
 func (l Limit) Exceeded(n, managed int) bool {
-	if l.Percent > 0 {
-		return managed > PercentFloor && float64(n) > l.Percent/100*float64(managed)
+	switch {
+	case l.Percent > 0:
+		return managed > PercentFloor && float64(n)*100 > l.Percent*float64(managed)
+	case l.Count > 0:
+		return n > l.Count
 	}
-	return n > l.Count
+	return false
 }
 
 // Load reads, decodes and validates the configuration file at path.

@@ -5,12 +5,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/focussync/focussync/internal/scope"
 )
 
 // validator turns a decoded file into a Config, collecting every problem.
@@ -160,7 +161,7 @@ func (v *validator) folderKeys(f *Folder, raw folderKeys, where func(key string)
 	if raw.Include != nil {
 		f.Include = slices.Clone(*raw.Include)
 		for _, g := range f.Include {
-			if err := checkGlob(g); err != nil {
+			if err := scope.Check(g); err != nil {
 				fail("include", "%v", err)
 			}
 		}
@@ -168,7 +169,7 @@ func (v *validator) folderKeys(f *Folder, raw folderKeys, where func(key string)
 	if raw.Exclude != nil {
 		f.Exclude = slices.Clone(*raw.Exclude)
 		for _, g := range f.Exclude {
-			if err := checkGlob(g); err != nil {
+			if err := scope.Check(g); err != nil {
 				fail("exclude", "%v", err)
 			}
 		}
@@ -343,18 +344,6 @@ func (v *validator) distinct(folders []Folder) {
 func within(p, dir string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-}
-
-// checkGlob checks an include or exclude pattern: path.Match syntax, with **
-// matching any number of directories.
-func checkGlob(g string) error {
-	if g == "" {
-		return fmt.Errorf("empty pattern")
-	}
-	if _, err := path.Match(strings.ReplaceAll(g, "**", "*"), "x"); err != nil {
-		return fmt.Errorf("bad pattern %q: %w", g, err)
-	}
-	return nil
 }
 
 // checkListen checks a status listen address: "" or host:port with a numeric port.

@@ -196,7 +196,7 @@ func (d *Daemon) RunPass(ctx context.Context, path string, rq PassRequest) ([]*s
 		select {
 		case w.reqs <- passRequest{PassRequest: rq, reply: replies[i]}:
 		case <-w.done:
-			replies[i] <- passReply{err: fmt.Errorf("folder %s (task %d) stopped: the daemon is stopping or reloading", w.f.Path, w.f.Task.TaskID)}
+			replies[i] <- passReply{err: fmt.Errorf("folder %s (task %d) stopped: the daemon is stopping or reloading", w.f.Path, w.f.TaskID)}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -207,7 +207,7 @@ func (d *Daemon) RunPass(ctx context.Context, path string, rq PassRequest) ([]*s
 		select {
 		case r := <-replies[i]:
 			if r.err != nil {
-				errs = append(errs, fmt.Errorf("folder %s (task %d): %w", w.f.Path, w.f.Task.TaskID, r.err))
+				errs = append(errs, fmt.Errorf("folder %s (task %d): %w", w.f.Path, w.f.TaskID, r.err))
 			}
 			if r.res != nil {
 				out = append(out, r.res)
@@ -224,7 +224,7 @@ func (w *worker) dryRun(ctx context.Context, rq PassRequest) passReply {
 	if w.d.pausedCh() != nil {
 		return passReply{err: errAllPaused}
 	}
-	res, err := w.d.engine.Sync(ctx, w.f.Folder, syncer.PassOptions{DryRun: true, ListFirst: rq.Relist,
+	res, err := w.d.engine.Sync(ctx, w.f, syncer.PassOptions{DryRun: true, ListFirst: rq.Relist,
 		AllowMassDelete: rq.AllowMassDelete, QuietFailures: true})
 	if res != nil {
 		if reason := w.d.holdReason(w); reason != "" && res.Paused == "" {

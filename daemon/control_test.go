@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/testutil"
@@ -15,8 +16,7 @@ func TestDaemon_RunPass(t *testing.T) {
 	e := newEnv(t, focustest.Options{})
 	f := e.folder(1)
 	f.Watch = "poll"
-	f.MaxDeletePercent = 0
-	f.MaxDeleteCount = 1
+	f.MaxDelete = config.Limit{Count: 1}
 	for _, n := range []string{"a", "b", "c"} {
 		testutil.WriteFile(t, f.Path, n+".txt", n)
 	}
@@ -95,7 +95,7 @@ func TestDaemon_PauseIsKeptInTheStateDB(t *testing.T) {
 	d := New(e.engine, Options{Clock: e.clock, Log: e.d.log, Debounce: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); d.Wait() }()
-	d.Start(ctx, []Folder{f})
+	d.Start(ctx, []config.Folder{f})
 	e.d = d
 	testutil.WaitUntil(t, wait, "the folder paused after the restart", func() bool {
 		st := e.status(f.Path)

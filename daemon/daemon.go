@@ -27,22 +27,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/internal/clock"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 )
-
-// Folder is a folder as the daemon runs it: the engine's settings plus how it is
-// watched. Apply compares two Folders as a whole: any difference restarts the
-// folder's worker.
-type Folder struct {
-	syncer.Folder
-	Watch  string        // auto | events | poll
-	Rescan time.Duration // full rescan interval; 0 means DefaultRescan
-}
-
-// DefaultRescan is the rescan interval of a folder that sets none.
-const DefaultRescan = 10 * time.Minute
 
 // Options configure a Daemon. The zero value of each field is a sensible default.
 type Options struct {
@@ -123,7 +112,7 @@ func New(engine *syncer.Engine, opt Options) *Daemon {
 // Run starts the workers for folders and blocks until ctx ends; then it stops
 // taking work, lets each worker finish or abandon its request (an open intent is
 // settled at the next start), and returns.
-func (d *Daemon) Run(ctx context.Context, folders []Folder) error {
+func (d *Daemon) Run(ctx context.Context, folders []config.Folder) error {
 	d.Start(ctx, folders)
 	<-ctx.Done()
 	d.Wait()
@@ -132,12 +121,12 @@ func (d *Daemon) Run(ctx context.Context, folders []Folder) error {
 
 // Start starts the workers for folders; they run until ctx ends. Apply may be
 // called as soon as Start returns.
-func (d *Daemon) Start(ctx context.Context, folders []Folder) {
+func (d *Daemon) Start(ctx context.Context, folders []config.Folder) {
 	d.mu.Lock()
 	d.ctx = ctx
 	d.waitFirst = map[state.FolderKey]bool{}
 	for _, f := range folders {
-		d.waitFirst[f.Key()] = true
+		d.waitFirst[syncer.FolderKey(f)] = true
 	}
 	d.mu.Unlock()
 	d.checkReady()
@@ -170,9 +159,11 @@ func (d *Daemon) checkReady() {
 }
 
 // Apply makes the running workers match folders: new folders start, removed ones
-// stop, and those whose settings differ in any way restart with the new settings.
+// stop, and those whose settings differ in any way (config.Folder compared as a
+// whole, so that a setting added later is never missed) restart with the new
+// settings.
 // Workers of unchanged folders go on undisturbed.
-func (d *Daemon) Apply(folders []Folder) {
+func (d *Daemon) Apply(folders []config.Folder) {
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
 	d.mu.Lock()
@@ -180,9 +171,9 @@ func (d *Daemon) Apply(folders []Folder) {
 		d.mu.Unlock()
 		return
 	}
-	want := map[state.FolderKey]Folder{}
+	want := map[state.FolderKey]config.Folder{}
 	for _, f := range folders {
-		want[f.Key()] = f
+		want[syncer.FolderKey(f)] = f
 	}
 	var stopping []*worker
 	for k, w := range d.workers {
@@ -283,7 +274,7 @@ func (d *Daemon) Status() Status {
 	orgs := map[int64]bool{}
 	for _, w := range d.workers {
 		st.Folders = append(st.Folders, w.snapshot())
-		orgs[w.f.Task.OrganizationID] = true
+		orgs[w.f.OrganizationID] = true
 	}
 	d.mu.Unlock()
 	sort.Slice(st.Folders, func(i, j int) bool { return st.Folders[i].Path < st.Folders[j].Path })

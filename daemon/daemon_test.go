@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/clock"
@@ -67,20 +68,17 @@ func newEnv(t *testing.T, opts focustest.Options) *env {
 }
 
 // folder returns a new empty folder mapped to task, with test settings.
-func (e *env) folder(task int64) Folder {
-	return Folder{
-		Folder: syncer.Folder{
-			Path: e.t.TempDir(), Task: focus.Task{OrganizationID: 1, WorkspaceID: 2, TaskID: task},
-			Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDeletePercent: 50,
-		},
-		Watch:  "events",
-		Rescan: 24 * time.Hour,
+func (e *env) folder(task int64) config.Folder {
+	return config.Folder{
+		Path: e.t.TempDir(), OrganizationID: 1, WorkspaceID: 2, TaskID: task,
+		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
+		Watch: "events", Rescan: 24 * time.Hour,
 	}
 }
 
 // start runs the daemon over folders, waits for the first pass of each, and lets
 // the watchers' first signal (sent once their watches are set) pass over.
-func (e *env) start(folders ...Folder) {
+func (e *env) start(folders ...config.Folder) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -346,17 +344,17 @@ func TestDaemon_ReloadRestartsExactlyTheChangedWorkers(t *testing.T) {
 	e := newEnv(t, focustest.Options{})
 	same, changed, rescan, removed := e.folder(1), e.folder(2), e.folder(3), e.folder(4)
 	e.start(same, changed, rescan, removed)
-	workerOf := func(f Folder) *worker {
+	workerOf := func(f config.Folder) *worker {
 		e.d.mu.Lock()
 		defer e.d.mu.Unlock()
-		return e.d.workers[f.Key()]
+		return e.d.workers[syncer.FolderKey(f)]
 	}
 	before := map[int64]*worker{1: workerOf(same), 2: workerOf(changed), 3: workerOf(rescan)}
 
 	changed.Exclude = []string{"*.tmp"}
 	rescan.Rescan = time.Hour // any field counts, not only the ones the engine sees
 	added := e.folder(5)
-	e.d.Apply([]Folder{same, changed, rescan, added})
+	e.d.Apply([]config.Folder{same, changed, rescan, added})
 
 	if workerOf(same) != before[1] {
 		t.Error("the unchanged folder's worker was restarted")
@@ -374,7 +372,7 @@ func TestDaemon_ReloadRestartsExactlyTheChangedWorkers(t *testing.T) {
 		t.Error("the added folder has no worker")
 	}
 	e.quiesce()
-	for _, f := range []Folder{added, changed, rescan} {
+	for _, f := range []config.Folder{added, changed, rescan} {
 		if e.passes(f.Path) == 0 {
 			t.Errorf("the new worker of %s ran no pass", f.Path)
 		}
@@ -474,8 +472,7 @@ func TestDaemon_ConfirmDeletesSendsTheHeldDeletes(t *testing.T) {
 	e := newEnv(t, focustest.Options{})
 	f := e.folder(1)
 	f.Watch = "poll"
-	f.MaxDeletePercent = 0
-	f.MaxDeleteCount = 1
+	f.MaxDelete = config.Limit{Count: 1}
 	for _, n := range []string{"a", "b", "c"} {
 		testutil.WriteFile(t, f.Path, n+".txt", n)
 	}
@@ -507,7 +504,7 @@ func TestDaemon_ConfirmDeletesSendsTheHeldDeletes(t *testing.T) {
 // gate is a Gate whose answer the test sets.
 type gate struct{ turn func() Turn }
 
-func (g gate) Turn(context.Context, Folder) Turn { return g.turn() }
+func (g gate) Turn(context.Context, config.Folder) Turn { return g.turn() }
 
 func TestDaemon_GateStandbyAndTakeover(t *testing.T) {
 	e := newEnv(t, focustest.Options{})

@@ -18,7 +18,7 @@ const maxDebounce = time.Minute
 // changing still gets a pass every maxDebounce.
 func (w *worker) debounceWait(dirtySince, now time.Time) time.Duration {
 	wait := max(w.f.Settle, w.d.opt.Debounce)
-	q := w.d.engine.Budget(w.f.Task.OrganizationID).Quota().State()
+	q := w.d.engine.Budget(w.f.OrganizationID).Quota().State()
 	if q.Known && q.Remaining < scarceRemaining {
 		wait = max(wait, w.d.opt.ScarceDebounce)
 	}

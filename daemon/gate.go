@@ -1,6 +1,10 @@
 package daemon
 
-import "context"
+import (
+	"context"
+
+	"github.com/focussync/focussync/config"
+)
 
 // Gate decides whether this process may send writes for a folder's task, so that
 // at most one process writes to a task at any moment (DESIGN.md §3, rule 8). The
@@ -9,7 +13,7 @@ import "context"
 type Gate interface {
 	// Turn is called before each pass of f. It must return quickly (it may block
 	// only until ctx ends) and never fail: when in doubt it answers Write false.
-	Turn(ctx context.Context, f Folder) Turn
+	Turn(ctx context.Context, f config.Folder) Turn
 }
 
 // Turn is a Gate's answer for one pass.

@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/internal/clock"
+	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 	"github.com/focussync/focussync/watcher"
@@ -21,7 +23,7 @@ import (
 // fields under mu.
 type worker struct {
 	d      *Daemon
-	f      Folder
+	f      config.Folder
 	key    state.FolderKey
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -52,10 +54,10 @@ func (w *worker) idle() bool {
 	return len(w.kick) == 0 && len(w.dirtyC) == 0 && len(w.nextT.C()) == 0 && len(w.resT.C()) == 0
 }
 
-func newWorker(d *Daemon, f Folder) *worker {
-	return &worker{d: d, f: f, key: f.Key(), done: make(chan struct{}), kick: make(chan struct{}, 1), reqs: make(chan passRequest),
-		log:    d.log.With("folder", f.Path, "task", f.Task.TaskID),
-		status: FolderStatus{Path: f.Path, Task: f.Task.TaskID, Organization: f.Task.OrganizationID, State: "starting"}}
+func newWorker(d *Daemon, f config.Folder) *worker {
+	return &worker{d: d, f: f, key: syncer.FolderKey(f), done: make(chan struct{}), kick: make(chan struct{}, 1), reqs: make(chan passRequest),
+		log:    d.log.With("folder", f.Path, "task", f.TaskID),
+		status: FolderStatus{Path: f.Path, Task: f.TaskID, Organization: f.OrganizationID, State: "starting"}}
 }
 
 func (w *worker) stop() {
@@ -92,7 +94,7 @@ func (w *worker) snapshot() FolderStatus {
 func (w *worker) rescanEvery() time.Duration {
 	rescan := w.f.Rescan
 	if rescan <= 0 {
-		rescan = DefaultRescan
+		rescan = config.DefaultRescan
 	}
 	if w.f.Verify > 0 && w.f.Verify < rescan {
 		rescan = w.f.Verify
@@ -107,8 +109,10 @@ const (
 )
 
 func (w *worker) run(ctx context.Context) {
-	var m *watcher.Matcher
-	if mm, err := watcher.NewMatcher(w.f.Include, w.f.Exclude); err == nil {
+	// The patterns were checked when the config was loaded, with this very
+	// matcher; one that fails here stops nothing: the scan reports it.
+	var m *scope.Matcher
+	if mm, err := scope.NewMatcher(w.f.Include, w.f.Exclude); err == nil {
 		m = mm
 	}
 	wt, err := watcher.NewWatch(watcher.WatchOptions{Root: w.f.Path, Recursive: w.f.Recursive, Mode: w.f.Watch, Matcher: m, RootCheck: w.d.opt.RootCheck, Log: w.log})
@@ -186,7 +190,7 @@ func (w *worker) run(ctx context.Context) {
 			// A person paused the folder: no pass until ResumeFolder pokes us.
 			w.setStatus(func(s *FolderStatus) { s.State = "paused"; s.Paused = reason })
 			if rq != nil {
-				rq.reply <- passReply{res: &syncer.Result{Folder: w.f.Path, Task: w.f.Task.TaskID, Paused: reason}}
+				rq.reply <- passReply{res: &syncer.Result{Folder: w.f.Path, Task: w.f.TaskID, Paused: reason}}
 			}
 			if first {
 				first = false
@@ -247,7 +251,7 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 	start := clk.Now()
 	opt := syncer.PassOptions{QuietFailures: true, AllowMassDelete: confirmed && turn.Write,
 		DryRun: !turn.Write, ListFirst: turn.ListFirst || asked.Relist, MayWrite: turn.MayWrite}
-	res, err := w.d.engine.Sync(ctx, w.f.Folder, opt)
+	res, err := w.d.engine.Sync(ctx, w.f, opt)
 	dur := clk.Now().Sub(start)
 	w.d.recordPass(dur)
 	var out passOutcome

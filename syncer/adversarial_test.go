@@ -43,14 +43,14 @@ func (e *engineEnv) client(t *testing.T) *focus.Client {
 }
 
 func (e *engineEnv) put(name, content string, order int64) focus.Attachment {
-	f := e.folder.Task
+	f := e.folder.Task()
 	return e.srv.Put(f.OrganizationID, f.WorkspaceID, f.TaskID, name, []byte(content), order)
 }
 
 // byName returns the live attachments grouped by name.
 func (e *engineEnv) byName() map[string][]focustest.Stored {
 	m := map[string][]focustest.Stored{}
-	for _, a := range e.srv.Attachments(e.folder.Task.TaskID) {
+	for _, a := range e.srv.Attachments(e.folder.TaskID) {
 		m[a.Name] = append(m[a.Name], a)
 	}
 	return m
@@ -58,7 +58,7 @@ func (e *engineEnv) byName() map[string][]focustest.Stored {
 
 // byID returns the attachment with id, soft-deleted ones included.
 func (e *engineEnv) byID(id int64) (focustest.Stored, bool) {
-	for _, a := range e.srv.AllAttachments(e.folder.Task.TaskID) {
+	for _, a := range e.srv.AllAttachments(e.folder.TaskID) {
 		if a.ID == id {
 			return a, true
 		}
@@ -118,7 +118,7 @@ func (e *engineEnv) expectFiles(t *testing.T, want map[string]string, hand ...fo
 		}
 	}
 	count := map[string]int{}
-	for _, a := range e.srv.Attachments(e.folder.Task.TaskID) {
+	for _, a := range e.srv.Attachments(e.folder.TaskID) {
 		if _, ok := handIDs[a.ID]; ok {
 			continue
 		}
@@ -138,7 +138,7 @@ func (e *engineEnv) expectFiles(t *testing.T, want map[string]string, hand ...fo
 		}
 	}
 	if t.Failed() {
-		for _, a := range e.srv.AllAttachments(e.folder.Task.TaskID) {
+		for _, a := range e.srv.AllAttachments(e.folder.TaskID) {
 			t.Logf("  attachment %d %q size %d order %d deleted=%v", a.ID, a.Name, a.Size, a.DisplayOrder, a.Deleted())
 		}
 	}
@@ -183,13 +183,13 @@ func (e *engineEnv) idOf(t *testing.T, name string) int64 {
 // ageVerify makes the last verification a day and a half old.
 func (e *engineEnv) ageVerify(t *testing.T) {
 	t.Helper()
-	fo, err := e.engine.Store.Load(e.folder.Key())
+	fo, err := e.engine.Store.Load(syncer.FolderKey(e.folder))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := fo.Meta
 	m.LastVerify = time.Now().Add(-36 * time.Hour)
-	if err := e.engine.Store.Commit(e.folder.Key(), state.Change{Meta: &m}); err != nil {
+	if err := e.engine.Store.Commit(syncer.FolderKey(e.folder), state.Change{Meta: &m}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -209,11 +209,11 @@ func TestAdversarial_VerifyRestoresHandEditsAndSparesHandMade(t *testing.T) {
 	c := e.client(t)
 	aID := e.idOf(t, "a.txt")
 	a, _ := e.byID(aID)
-	if err := c.Update(ctx, e.folder.Task, aID, "renamed by hand.txt", a.DisplayOrder); err != nil {
+	if err := c.Update(ctx, e.folder.Task(), aID, "renamed by hand.txt", a.DisplayOrder); err != nil {
 		t.Fatal(err)
 	}
 	bID := e.idOf(t, "b.txt")
-	if err := c.Delete(ctx, e.folder.Task, bID); err != nil {
+	if err := c.Delete(ctx, e.folder.Task(), bID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -322,7 +322,7 @@ func TestAdversarial_DeletedByHandThenRemovedLocally(t *testing.T) {
 	e.write(t, "keep.txt", "keep")
 	e.write(t, "gone.txt", "gone")
 	e.sync(t)
-	if err := e.client(t).Delete(context.Background(), e.folder.Task, e.idOf(t, "gone.txt")); err != nil {
+	if err := e.client(t).Delete(context.Background(), e.folder.Task(), e.idOf(t, "gone.txt")); err != nil {
 		t.Fatal(err)
 	}
 	e.remove(t, "gone.txt")
@@ -340,7 +340,7 @@ func TestAdversarial_Update404ReuploadsWithoutDuplicate(t *testing.T) {
 	e.sync(t)
 	// A person deletes the attachment in Focus; locally the file is renamed: the
 	// rename PUT meets a real 404.
-	if err := e.client(t).Delete(context.Background(), e.folder.Task, e.idOf(t, "a.txt")); err != nil {
+	if err := e.client(t).Delete(context.Background(), e.folder.Task(), e.idOf(t, "a.txt")); err != nil {
 		t.Fatal(err)
 	}
 	e.rename(t, "a.txt", "b.txt")
@@ -717,7 +717,7 @@ func TestAdversarial_AmbiguousUploadNextToHandMadeTwin(t *testing.T) {
 	if len(ours) != 1 || ours[0].SHA256 != shaOf("local report!") {
 		t.Fatalf("report.txt uploads = %+v, want exactly one with the file's content", ours)
 	}
-	fo, err := e.engine.Store.Load(e.folder.Key())
+	fo, err := e.engine.Store.Load(syncer.FolderKey(e.folder))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -774,7 +774,7 @@ func TestAdversarial_ChangeAfterHandDeleteOfOld(t *testing.T) {
 	e := newEngineEnv(t)
 	e.write(t, "f.txt", "one")
 	e.sync(t)
-	if err := e.client(t).Delete(context.Background(), e.folder.Task, e.idOf(t, "f.txt")); err != nil {
+	if err := e.client(t).Delete(context.Background(), e.folder.Task(), e.idOf(t, "f.txt")); err != nil {
 		t.Fatal(err)
 	}
 	e.write(t, "f.txt", "two, longer")
@@ -874,7 +874,7 @@ func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
 // names returns the live attachments' names in display order.
 func (e *engineEnv) names() []string {
 	var n []string
-	for _, a := range e.srv.Attachments(e.folder.Task.TaskID) {
+	for _, a := range e.srv.Attachments(e.folder.TaskID) {
 		n = append(n, a.Name)
 	}
 	return n
@@ -919,7 +919,7 @@ func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
 			if updates > 12 {
 				t.Errorf("%d reorders for 16 insertions", updates)
 			}
-			for _, a := range e.srv.Attachments(e.folder.Task.TaskID) {
+			for _, a := range e.srv.Attachments(e.folder.TaskID) {
 				if a.DisplayOrder < 0 {
 					t.Errorf("attachment %s got a negative display order %d", a.Name, a.DisplayOrder)
 				}

@@ -14,33 +14,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
 )
 
-// Folder is one folder mapped to one task, with the settings that shape its sync.
-type Folder struct {
-	Path string // absolute folder path
-	Task focus.Task
-
-	Recursive   bool
-	Include     []string
-	Exclude     []string
-	Settle      time.Duration
-	MaxFileSize int64
-	Marker      string
-
-	Order            string // name | mtime | none
-	DeleteRemote     bool
-	MaxDeleteCount   int
-	MaxDeletePercent float64
-	Verify           time.Duration // 0: never verify
-}
-
-// Key is the folder's key in the state store.
-func (f Folder) Key() state.FolderKey {
-	return state.FolderKey{Path: filepath.Clean(f.Path), TaskID: f.Task.TaskID}
+// FolderKey is the key of a folder's records in the state store.
+func FolderKey(f config.Folder) state.FolderKey {
+	return state.FolderKey{Path: filepath.Clean(f.Path), TaskID: f.TaskID}
 }
 
 // PassOptions shape one call of Engine.Sync.
@@ -254,10 +236,10 @@ func (e *Engine) now() time.Time {
 // again until the plan is empty or no longer shrinks. Problems with single files are
 // reported in the Result; the error is for what stops the whole folder (a cancelled
 // ctx, an ErrFatal).
-func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, error) {
-	res := &Result{Folder: f.Path, Task: f.Task.TaskID, Requests: map[focus.Endpoint]int{}}
-	p := &pass{e: e, f: f, opt: opt, res: res, key: f.Key(), budget: e.Budget(f.Task.OrganizationID),
-		log: e.Log.With("folder", f.Path, "task", f.Task.TaskID)}
+func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*Result, error) {
+	res := &Result{Folder: f.Path, Task: f.TaskID, Requests: map[focus.Endpoint]int{}}
+	p := &pass{e: e, f: f, opt: opt, res: res, key: FolderKey(f), budget: e.Budget(f.OrganizationID),
+		log: e.Log.With("folder", f.Path, "task", f.TaskID)}
 	defer p.budget.Announce(p, 0)
 
 	maxPasses := e.MaxPasses
@@ -344,7 +326,7 @@ func (e *Engine) Sync(ctx context.Context, f Folder, opt PassOptions) (*Result, 
 // pass is the working state of one Sync call.
 type pass struct {
 	e      *Engine
-	f      Folder
+	f      config.Folder
 	opt    PassOptions
 	res    *Result
 	key    state.FolderKey

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/state"
@@ -17,7 +18,7 @@ import (
 type engineEnv struct {
 	srv    *focustest.Server
 	engine *syncer.Engine
-	folder syncer.Folder
+	folder config.Folder
 }
 
 func newEngineEnv(t *testing.T) *engineEnv {
@@ -43,9 +44,9 @@ func newEngineEnvWith(t *testing.T, opts focustest.Options) *engineEnv {
 	e := syncer.NewEngine(c, st, nil)
 	e.RetryInitial = time.Millisecond
 	dir := t.TempDir()
-	return &engineEnv{srv: srv, engine: e, folder: syncer.Folder{
-		Path: dir, Task: focus.Task{OrganizationID: 1, WorkspaceID: 2, TaskID: 3},
-		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDeletePercent: 50,
+	return &engineEnv{srv: srv, engine: e, folder: config.Folder{
+		Path: dir, OrganizationID: 1, WorkspaceID: 2, TaskID: 3,
+		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
 	}}
 }
 

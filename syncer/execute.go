@@ -95,10 +95,10 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		defer release()
 		if len(ups) == 1 {
 			var a focus.Attachment
-			a, err = p.e.Client.Create(ctx, p.f.Task, ups[0])
+			a, err = p.e.Client.Create(ctx, p.f.Task(), ups[0])
 			created = []focus.Attachment{a}
 		} else {
-			created, err = p.e.Client.BulkCreate(ctx, p.f.Task, ups)
+			created, err = p.e.Client.BulkCreate(ctx, p.f.Task(), ups)
 		}
 		return err
 	})
@@ -276,7 +276,7 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 			return err
 		}
 		err := p.call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
-			return p.e.Client.Delete(ctx, p.f.Task, in.AttachmentID)
+			return p.e.Client.Delete(ctx, p.f.Task(), in.AttachmentID)
 		})
 		if err != nil && focus.KindOf(err) != focus.KindNotFound {
 			if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
@@ -312,7 +312,7 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 		return fmt.Errorf("%w: journal delete: %w", ErrFatal, err)
 	}
 	err := p.call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
-		return p.e.Client.Delete(ctx, p.f.Task, d.AttachmentID)
+		return p.e.Client.Delete(ctx, p.f.Task(), d.AttachmentID)
 	})
 	if err != nil && focus.KindOf(err) != focus.KindNotFound {
 		if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
@@ -344,7 +344,7 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		pri = PriorityRename
 	}
 	err := p.call(ctx, pri, focus.EndpointUpdate, func(ctx context.Context) error {
-		return p.e.Client.Update(ctx, p.f.Task, u.AttachmentID, u.Name, u.DisplayOrder)
+		return p.e.Client.Update(ctx, p.f.Task(), u.AttachmentID, u.Name, u.DisplayOrder)
 	})
 	from := u.Path
 	if u.Rename() {
@@ -384,7 +384,7 @@ func (p *pass) mayWrite(ctx context.Context) error {
 		return nil
 	}
 	if err := p.opt.MayWrite(ctx); err != nil {
-		return fmt.Errorf("%w: task %d: %w", ErrWriteRefused, p.f.Task.TaskID, err)
+		return fmt.Errorf("%w: task %d: %w", ErrWriteRefused, p.f.TaskID, err)
 	}
 	return nil
 }

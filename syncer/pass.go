@@ -23,13 +23,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	snap, err := watcher.Scan(ctx, watcher.ScanOptions{
-		Root:        p.f.Path,
-		Recursive:   p.f.Recursive,
-		Include:     p.f.Include,
-		Exclude:     p.f.Exclude,
-		Settle:      p.f.Settle,
-		MaxFileSize: p.f.MaxFileSize,
-		Marker:      p.f.Marker,
+		Folder:      p.f,
 		Now:         p.e.now(),
 		Cache:       p.cache,
 		HashWorkers: p.e.HashWorkers,
@@ -88,13 +82,10 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		Records:  p.folder.Files,
 		Remote:   remote,
 		Options: PlanOptions{
-			Order:            p.f.Order,
-			DeleteRemote:     p.f.DeleteRemote,
-			MaxDeleteCount:   p.f.MaxDeleteCount,
-			MaxDeletePercent: p.f.MaxDeletePercent,
-			AllowMassDelete:  p.opt.AllowMassDelete,
-			MaxBatchFiles:    focus.MaxBulkFiles,
-			MaxBatchBytes:    p.e.MaxBatchBytes,
+			Folder:          p.f,
+			AllowMassDelete: p.opt.AllowMassDelete,
+			MaxBatchFiles:   focus.MaxBulkFiles,
+			MaxBatchBytes:   p.e.MaxBatchBytes,
 		},
 	})
 	// The listing is recorded with the plan's adoptions, in one transaction, so that
@@ -193,7 +184,7 @@ func (p *pass) list(ctx context.Context, pri Priority) ([]focus.Attachment, erro
 	var items []focus.Attachment
 	err := p.call(ctx, pri, focus.EndpointList, func(ctx context.Context) error {
 		var err error
-		items, err = p.e.Client.List(ctx, p.f.Task)
+		items, err = p.e.Client.List(ctx, p.f.Task())
 		return err
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
@@ -25,17 +26,13 @@ type PlanInput struct {
 	Options PlanOptions
 }
 
-// PlanOptions are the folder's settings that shape a plan.
+// PlanOptions are what shapes a plan besides the snapshot and the records.
 type PlanOptions struct {
-	Order        string // "name" | "mtime" | "none"
-	DeleteRemote bool   // delete attachments of removed files
-
-	// MaxDeleteCount and MaxDeletePercent bound the deletes of one pass (0 = no
-	// bound). The percentage is of the folder's managed attachments and applies only
-	// when more than 10 are managed. A pass over the bound deletes nothing.
-	MaxDeleteCount   int
-	MaxDeletePercent float64
-	AllowMassDelete  bool
+	// Folder is the folder's settings; the planner uses Order, DeleteRemote and
+	// MaxDelete (config.Limit.Exceeded is the mass-delete rule: a pass over it
+	// deletes nothing).
+	config.Folder
+	AllowMassDelete bool // a person confirmed the deletes the guard would hold
 
 	// Paused, when not empty, says why the folder may not delete anything now (root
 	// missing, on another device, marker missing).

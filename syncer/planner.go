@@ -44,7 +44,7 @@ import (
 // Safety lives here too: when Options.Paused is set, or the folder is empty while
 // attachments are managed (unless AllowMassDelete confirms it), the plan holds
 // everything (it carries only Held and HeldDeletes, since a folder that may not be
-// there must not drive renames or uploads either). A pass whose deletes exceed MaxDeleteCount or MaxDeletePercent
+// there must not drive renames or uploads either). A pass whose deletes exceed MaxDelete
 // deletes nothing unless AllowMassDelete; its uploads and renames still go ahead.
 // No op ever names an attachment that no record owns, except the ones it adopts.
 func MakePlan(in PlanInput) *Plan {
@@ -356,18 +356,15 @@ func (p *planner) planDeletes() {
 		return
 	}
 	o := p.in.Options
-	if !o.AllowMassDelete {
-		switch {
-		case o.MaxDeleteCount > 0 && n > o.MaxDeleteCount:
-			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments, over max_delete %d: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, o.MaxDeleteCount)
-		case o.MaxDeletePercent > 0 && p.managed > 10 && float64(n)*100 > o.MaxDeletePercent*float64(p.managed):
+	if !o.AllowMassDelete && o.MaxDelete.Exceeded(n, p.managed) {
+		if o.MaxDelete.Percent > 0 {
 			pct := math.Round(float64(n) * 100 / float64(p.managed))
-			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments (%g%%), over max_delete %g%%: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, pct, o.MaxDeletePercent)
+			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments (%g%%), over max_delete %s: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, pct, o.MaxDelete)
+		} else {
+			p.plan.Held = fmt.Sprintf("would delete %d of %d attachments, over max_delete %s: run 'focussync sync --allow-mass-delete' to confirm", n, p.managed, o.MaxDelete)
 		}
-		if p.plan.Held != "" {
-			p.plan.HeldDeletes = n
-			return
-		}
+		p.plan.HeldDeletes = n
+		return
 	}
 	for _, path := range append(append([]string(nil), p.missing...), p.overwrite...) {
 		r := p.in.Records[path]

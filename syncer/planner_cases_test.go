@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
@@ -144,12 +145,12 @@ func TestMakePlan_MassDelete(t *testing.T) {
 		deletes    int
 		heldDelete int
 	}{
-		{"percent over", 40, 10, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "would delete 30 of 40 attachments (75%), over max_delete 50%: run 'focussync sync --allow-mass-delete' to confirm", 0, 30},
-		{"percent at the bound", 40, 20, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "", 20, 0},
-		{"percent not applied to 10 or fewer", 10, 1, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50}, "", 9, 0},
-		{"count over", 10, 5, PlanOptions{DeleteRemote: true, MaxDeleteCount: 4}, "would delete 5 of 10 attachments, over max_delete 4: run 'focussync sync --allow-mass-delete' to confirm", 0, 5},
-		{"count at the bound", 10, 6, PlanOptions{DeleteRemote: true, MaxDeleteCount: 4}, "", 4, 0},
-		{"confirmed", 40, 10, PlanOptions{DeleteRemote: true, MaxDeletePercent: 50, MaxDeleteCount: 3, AllowMassDelete: true}, "", 30, 0},
+		{"percent over", 40, 10, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Percent: 50}}}, "would delete 30 of 40 attachments (75%), over max_delete 50%: run 'focussync sync --allow-mass-delete' to confirm", 0, 30},
+		{"percent at the bound", 40, 20, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Percent: 50}}}, "", 20, 0},
+		{"percent not applied to 10 or fewer", 10, 1, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Percent: 50}}}, "", 9, 0},
+		{"count over", 10, 5, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Count: 4}}}, "would delete 5 of 10 attachments, over max_delete 4: run 'focussync sync --allow-mass-delete' to confirm", 0, 5},
+		{"count at the bound", 10, 6, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Count: 4}}}, "", 4, 0},
+		{"confirmed", 40, 10, PlanOptions{Folder: config.Folder{DeleteRemote: true, MaxDelete: config.Limit{Percent: 50, Count: 3}}, AllowMassDelete: true}, "", 30, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +217,7 @@ func TestMakePlan_Orders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("order "+tt.order, func(t *testing.T) {
-			p := MakePlan(PlanInput{Snapshot: snapOf(files...), Records: recsOf(), Options: PlanOptions{Order: tt.order}})
+			p := MakePlan(PlanInput{Snapshot: snapOf(files...), Records: recsOf(), Options: PlanOptions{Folder: config.Folder{Order: tt.order}}})
 			var got []string
 			for i, f := range p.Uploads[0].Files {
 				got = append(got, f.Path)
@@ -233,7 +234,7 @@ func TestMakePlan_Orders(t *testing.T) {
 		fs, recs := three()
 		remote := remoteOf(recs, focus.Attachment{ID: 50, Name: "by hand", DisplayOrder: 9000})
 		remote[0].DisplayOrder = 5000 // a.txt moved to the end in Focus
-		in := PlanInput{Snapshot: snapOf(append(fs, lf("0.txt", "h0"))...), Records: recs, Remote: remote, Options: PlanOptions{Order: "none"}}
+		in := PlanInput{Snapshot: snapOf(append(fs, lf("0.txt", "h0"))...), Records: recs, Remote: remote, Options: PlanOptions{Folder: config.Folder{Order: "none"}}}
 		p := MakePlan(in)
 		if p.Cost() != 1 || p.Uploads[0].Files[0].DisplayOrder != 9000+OrderStep {
 			t.Errorf("plan:\n%s", describe(p))

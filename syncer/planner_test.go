@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
@@ -54,7 +55,7 @@ func remoteOf(recs map[string]state.FileRecord, extra ...focus.Attachment) []foc
 	return listing(m)
 }
 
-var nameOpts = PlanOptions{Order: "name", DeleteRemote: true, MaxDeletePercent: 50}
+var nameOpts = PlanOptions{Folder: config.Folder{Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50}}}
 
 // three is a task of a.txt, b.txt, c.txt at 1024, 2048, 3072, all in sync.
 func three() ([]watcher.File, map[string]state.FileRecord) {
@@ -121,9 +122,9 @@ func TestMakePlan_BatchLimits(t *testing.T) {
 		opt   PlanOptions
 		sizes string
 	}{
-		{"files cap", PlanOptions{Order: "name", MaxBatchFiles: 4}, "[4 2]"},
-		{"over focus limit", PlanOptions{Order: "name", MaxBatchFiles: 50}, "[6]"},
-		{"bytes cap, big file alone", PlanOptions{Order: "name", MaxBatchBytes: 100}, "[2 1 1 2]"},
+		{"files cap", PlanOptions{Folder: config.Folder{Order: "name"}, MaxBatchFiles: 4}, "[4 2]"},
+		{"over focus limit", PlanOptions{Folder: config.Folder{Order: "name"}, MaxBatchFiles: 50}, "[6]"},
+		{"bytes cap, big file alone", PlanOptions{Folder: config.Folder{Order: "name"}, MaxBatchBytes: 100}, "[2 1 1 2]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
@@ -247,16 +248,15 @@ func genScenario(c chooser) *scenario {
 
 	orders := []string{"name", "name", "mtime", "none"}
 	opt := PlanOptions{
-		Order:           orders[c.Intn(len(orders))],
-		DeleteRemote:    c.Intn(5) > 0,
+		Folder:          config.Folder{Order: orders[c.Intn(len(orders))], DeleteRemote: c.Intn(5) > 0},
 		AllowMassDelete: c.Intn(5) == 0,
 		MaxBatchFiles:   c.Intn(12),
 	}
-	if c.Intn(3) == 0 {
-		opt.MaxDeleteCount = 1 + c.Intn(4)
-	}
-	if c.Intn(3) == 0 {
-		opt.MaxDeletePercent = 50
+	switch c.Intn(3) {
+	case 0:
+		opt.MaxDelete = config.Limit{Count: 1 + c.Intn(4)}
+	case 1:
+		opt.MaxDelete = config.Limit{Percent: 50}
 	}
 	if c.Intn(20) == 0 {
 		opt.Paused = "root missing"
@@ -345,10 +345,8 @@ func checkScenario(sc *scenario) error {
 			return fmt.Errorf("%d deletes while paused", n)
 		case len(in.Snapshot.Files) == 0 && len(in.Snapshot.Held) == 0:
 			return fmt.Errorf("%d deletes from an empty folder", n)
-		case !opt.AllowMassDelete && opt.MaxDeleteCount > 0 && n > opt.MaxDeleteCount:
-			return fmt.Errorf("%d deletes over max_delete %d", n, opt.MaxDeleteCount)
-		case !opt.AllowMassDelete && opt.MaxDeletePercent > 0 && managed > 10 && float64(n*100) > opt.MaxDeletePercent*float64(managed):
-			return fmt.Errorf("%d of %d deletes over max_delete %g%%", n, managed, opt.MaxDeletePercent)
+		case !opt.AllowMassDelete && opt.MaxDelete.Exceeded(n, managed):
+			return fmt.Errorf("%d of %d deletes over max_delete %s", n, managed, opt.MaxDelete)
 		}
 	}
 	if opt.Paused != "" && !plan.Empty() {

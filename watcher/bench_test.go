@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/config"
 )
 
 // benchTree creates dirs directories of perDir small files each under a new
@@ -34,7 +36,7 @@ func benchTree(b *testing.B, dirs, perDir int) string {
 // directories with a cache that knows them all: nothing is hashed.
 func BenchmarkScanUnchanged100k(b *testing.B) {
 	root := benchTree(b, 100, 1000)
-	opt := ScanOptions{Root: root, Recursive: true, Settle: 3 * time.Second, Now: time.Now().Add(time.Hour)}
+	opt := ScanOptions{Folder: config.Folder{Path: root, Recursive: true, Settle: 3 * time.Second}, Now: time.Now().Add(time.Hour)}
 	first, err := Scan(context.Background(), opt)
 	if err != nil {
 		b.Fatal(err)

@@ -51,7 +51,7 @@ func (w *walker) hashAll(workers int) error {
 		if w.opt.beforeOpen != nil {
 			w.opt.beforeOpen(j.rel)
 		}
-		return safefs.Open(w.opt.Root, j.rel)
+		return safefs.Open(w.opt.Folder.Path, j.rel)
 	}
 	if w.opt.openFile != nil {
 		open = func(j *hashJob) (*os.File, error) { return w.opt.openFile(j.full) }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/focussync/focussync/config"
 )
 
 // TestScan_OwnFilesNeverInScope: the state db and its companions are never
@@ -24,7 +26,7 @@ func TestScan_OwnFilesNeverInScope(t *testing.T) {
 	SetOwnFiles(filepath.Join(root, "state.db"))
 	t.Cleanup(func() { SetOwnFiles() })
 	want := []string{"a.txt", "state.dbx", "state.txt", "sub/state.db"}
-	snap := mustScan(t, ScanOptions{Root: root, Recursive: true})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}})
 	if got := sortedKeys(snap.Files); !slices.Equal(got, want) {
 		t.Errorf("files = %q, want %q", got, want)
 	}
@@ -32,7 +34,7 @@ func TestScan_OwnFilesNeverInScope(t *testing.T) {
 	if err := os.Symlink(root, link); err != nil {
 		t.Fatal(err)
 	}
-	snap = mustScan(t, ScanOptions{Root: link, Recursive: true})
+	snap = mustScan(t, ScanOptions{Folder: config.Folder{Path: link, Recursive: true}})
 	if got := sortedKeys(snap.Files); !slices.Equal(got, want) {
 		t.Errorf("through a symlinked root: files = %q, want %q", got, want)
 	}

@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/internal/scope"
 )
 
 // Root-level failures. Scan returns one of them, wrapped with the root's path,
@@ -36,27 +39,15 @@ var ErrFileTooLarge = errors.New("file larger than max_file_size")
 // ScanOptions configures one Scan. The zero value of each optional field is a
 // sensible default.
 type ScanOptions struct {
-	// Root is the absolute path of the folder.
-	Root string
-	// Recursive descends into subdirectories; by default only the root's own
-	// files are scanned.
-	Recursive bool
-	// Include holds globs over the relative path ('/'-separated; '*' and '?'
-	// within a segment, "**" across segments; a pattern without '/' matches the
-	// base name at any depth). Empty means everything.
-	Include []string
-	// Exclude holds globs like Include; exclusion wins over inclusion and an
-	// excluded directory is not descended.
-	Exclude []string
-	// Settle holds a file whose last change (mtime, or ctime where the system
-	// keeps one) lies within Settle of Now, or in the future.
-	Settle time.Duration
-	// MaxFileSize holds and reports files larger than this many bytes; 0 means
-	// no limit.
-	MaxFileSize int64
-	// Marker, when set, names a file (relative to the root) that must exist or
-	// Scan fails with ErrMarkerMissing. The marker itself is never in scope.
-	Marker string
+	// Folder is the folder's settings; the scan uses its Path (absolute),
+	// Recursive (descend into subdirectories; by default only the root's own
+	// files are scanned), Include and Exclude (patterns of package scope;
+	// exclusion wins and an excluded directory is not descended), Settle (hold a
+	// file whose last change, mtime or ctime where the system keeps one, lies
+	// within Settle of Now or in the future), MaxFileSize (hold and report larger
+	// files; 0 means no limit) and Marker (a file, relative to the root, that must
+	// exist or Scan fails with ErrMarkerMissing; never in scope itself).
+	Folder config.Folder
 	// Now is the time of the scan; zero means time.Now().
 	Now time.Time
 	// Cache returns what is known of a relative path from an earlier scan. A
@@ -98,18 +89,18 @@ type ScanStats struct {
 // error wrapping ErrRootMissing, ErrRootNotDir, ErrRootUnreadable or
 // ErrMarkerMissing. A cancelled ctx stops the scan with ctx's error.
 func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
-	if !filepath.IsAbs(opt.Root) {
-		return nil, fmt.Errorf("scan %q: root is not an absolute path", opt.Root)
+	if !filepath.IsAbs(opt.Folder.Path) {
+		return nil, fmt.Errorf("scan %q: root is not an absolute path", opt.Folder.Path)
 	}
-	m, err := NewMatcher(opt.Include, opt.Exclude)
+	m, err := scope.NewMatcher(opt.Folder.Include, opt.Folder.Exclude)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", opt.Root, err)
+		return nil, fmt.Errorf("scan %s: %w", opt.Folder.Path, err)
 	}
 	now := opt.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	dev, err := checkRoot(opt.Root, opt.Marker)
+	dev, err := checkRoot(opt.Folder.Path, opt.Folder.Marker)
 	if err != nil {
 		return nil, err
 	}
@@ -119,18 +110,18 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 		opt:     &opt,
 		now:     now,
 		m:       m,
-		marker:  cleanMarker(opt.Marker),
-		own:     ownNames(opt.Root),
+		marker:  cleanMarker(opt.Folder.Marker),
+		own:     ownNames(opt.Folder.Path),
 		readDir: opt.readDir,
 		snap: &Snapshot{
-			Root:      opt.Root,
+			Root:      opt.Folder.Path,
 			Device:    dev,
 			ScannedAt: now,
 			Files:     make(map[string]File),
 			Held:      make(map[string]string),
 		},
 	}
-	err = w.walkDir("", opt.Root, len(m.include) == 0)
+	err = w.walkDir("", opt.Folder.Path, m.IncludesAll())
 	if err == nil {
 		err = w.hashAll(hashWorkers(opt.HashWorkers))
 	}
@@ -142,7 +133,7 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 		*opt.Stats = w.stats
 	}
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", opt.Root, err)
+		return nil, fmt.Errorf("scan %s: %w", opt.Folder.Path, err)
 	}
 	return w.snap, nil
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/config"
 )
 
 func TestScan_UnreadableFile(t *testing.T) {
@@ -37,19 +39,23 @@ func TestScan_UnreadableFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		var st ScanStats
-		check(t, mustScan(t, ScanOptions{Root: root, Stats: &st}), st)
+		check(t, mustScan(t, ScanOptions{Folder: config.Folder{Path: root}, Stats: &st}), st)
 	})
 
 	t.Run("open fails", func(t *testing.T) {
 		root := t.TempDir()
 		writeTree(t, root, map[string]string{"secret.txt": "s", "open.txt": "o"})
 		var st ScanStats
-		snap := mustScan(t, ScanOptions{Root: root, Stats: &st, openFile: func(name string) (*os.File, error) {
-			if filepath.Base(name) == "secret.txt" {
-				return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
-			}
-			return os.Open(name)
-		}})
+		snap := mustScan(t, ScanOptions{
+			Folder: config.Folder{Path: root},
+			Stats:  &st,
+			openFile: func(name string) (*os.File, error) {
+				if filepath.Base(name) == "secret.txt" {
+					return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+				}
+				return os.Open(name)
+			},
+		})
 		check(t, snap, st)
 	})
 }
@@ -69,23 +75,27 @@ func TestScan_FailedDirs(t *testing.T) {
 	})
 	listFail := &fs.PathError{Op: "open", Path: filepath.Join(root, "locked"), Err: syscall.EACCES}
 	var st ScanStats
-	snap := mustScan(t, ScanOptions{Root: root, Recursive: true, Stats: &st, readDir: func(dir string) ([]fs.DirEntry, error) {
-		switch filepath.Base(dir) {
-		case "locked":
-			return nil, listFail
-		case "gone":
-			if err := os.RemoveAll(dir); err != nil {
-				return nil, err
+	snap := mustScan(t, ScanOptions{
+		Folder: config.Folder{Path: root, Recursive: true},
+		Stats:  &st,
+		readDir: func(dir string) ([]fs.DirEntry, error) {
+			switch filepath.Base(dir) {
+			case "locked":
+				return nil, listFail
+			case "gone":
+				if err := os.RemoveAll(dir); err != nil {
+					return nil, err
+				}
+			case "partial":
+				entries, err := os.ReadDir(dir)
+				if err != nil {
+					return nil, err
+				}
+				return entries[:1], &fs.PathError{Op: "readdirent", Path: dir, Err: syscall.EIO}
 			}
-		case "partial":
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				return nil, err
-			}
-			return entries[:1], &fs.PathError{Op: "readdirent", Path: dir, Err: syscall.EIO}
-		}
-		return os.ReadDir(dir)
-	}})
+			return os.ReadDir(dir)
+		},
+	})
 
 	wantFiles := []string{"fine/deep/d.txt", "lockedx/c.txt", "partial/f.txt", "top.txt"}
 	if got := sortedKeys(snap.Files); !slices.Equal(got, wantFiles) {
@@ -133,8 +143,8 @@ func TestScan_VanishedFiles(t *testing.T) {
 	writeTree(t, root, map[string]string{"stays.txt": "s", "before-stat.txt": "1", "before-hash.txt": "2"})
 	var st ScanStats
 	snap := mustScan(t, ScanOptions{
-		Root:  root,
-		Stats: &st,
+		Folder: config.Folder{Path: root},
+		Stats:  &st,
 		readDir: func(dir string) ([]fs.DirEntry, error) {
 			entries, err := os.ReadDir(dir)
 			if err == nil {
@@ -165,13 +175,16 @@ func TestScan_VanishedFiles(t *testing.T) {
 func TestScan_ChangedWhileHashing(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"growing.log.txt": "first", "still.txt": "s"})
-	snap := mustScan(t, ScanOptions{Root: root, openFile: func(name string) (*os.File, error) {
-		f, err := os.Open(name)
-		if err == nil && filepath.Base(name) == "growing.log.txt" {
-			err = os.WriteFile(name, []byte("first and more"), 0o644)
-		}
-		return f, err
-	}})
+	snap := mustScan(t, ScanOptions{
+		Folder: config.Folder{Path: root},
+		openFile: func(name string) (*os.File, error) {
+			f, err := os.Open(name)
+			if err == nil && filepath.Base(name) == "growing.log.txt" {
+				err = os.WriteFile(name, []byte("first and more"), 0o644)
+			}
+			return f, err
+		},
+	})
 	if got := snap.Held["growing.log.txt"]; got != "changed while hashing" {
 		t.Errorf("held[growing.log.txt] = %q, want %q", got, "changed while hashing")
 	}
@@ -185,19 +198,22 @@ func TestScan_ChangedWhileHashing(t *testing.T) {
 	// Replaced after it was opened: the open file is the listed one, but the
 	// path holds another file once the read ends.
 	writeTree(t, root, map[string]string{"saved.docx": "v1"})
-	snap = mustScan(t, ScanOptions{Root: root, openFile: func(name string) (*os.File, error) {
-		f, err := os.Open(name)
-		if err == nil && filepath.Base(name) == "saved.docx" {
-			tmp := name + ".new"
-			if err := os.WriteFile(tmp, []byte("v2"), 0o644); err != nil {
-				t.Error(err)
+	snap = mustScan(t, ScanOptions{
+		Folder: config.Folder{Path: root},
+		openFile: func(name string) (*os.File, error) {
+			f, err := os.Open(name)
+			if err == nil && filepath.Base(name) == "saved.docx" {
+				tmp := name + ".new"
+				if err := os.WriteFile(tmp, []byte("v2"), 0o644); err != nil {
+					t.Error(err)
+				}
+				if err := os.Rename(tmp, name); err != nil {
+					t.Error(err)
+				}
 			}
-			if err := os.Rename(tmp, name); err != nil {
-				t.Error(err)
-			}
-		}
-		return f, err
-	}})
+			return f, err
+		},
+	})
 	if got := snap.Held["saved.docx"]; got != "changed while hashing" {
 		t.Errorf("held[saved.docx] = %q, want %q", got, "changed while hashing")
 	}
@@ -206,10 +222,10 @@ func TestScan_ChangedWhileHashing(t *testing.T) {
 func TestScan_Cache(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "c.txt": "charlie"})
-	first := mustScan(t, ScanOptions{Root: root, Recursive: true, HashWorkers: 2})
+	first := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}, HashWorkers: 2})
 
 	var st ScanStats
-	second := mustScan(t, ScanOptions{Root: root, Recursive: true, Cache: cacheOf(first), Stats: &st})
+	second := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}, Cache: cacheOf(first), Stats: &st})
 	if st.Hashed != 0 || st.HashedBytes != 0 || st.Files != 3 {
 		t.Errorf("second scan stats = %+v, want 3 files and nothing hashed", st)
 	}
@@ -236,7 +252,7 @@ func TestScan_Cache(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(root, "c.txt"), mtime, mtime.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	third := mustScan(t, ScanOptions{Root: root, Recursive: true, Cache: cacheOf(first), Stats: &st})
+	third := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}, Cache: cacheOf(first), Stats: &st})
 	if st.Hashed != 2 || st.HashedBytes != int64(len("ALPHA")+len("charlie")) {
 		t.Errorf("third scan stats = %+v, want a.txt (new inode) and c.txt (new mtime) hashed", st)
 	}
@@ -257,12 +273,15 @@ func TestScan_RootErrors(t *testing.T) {
 		opt  ScanOptions
 		want error
 	}{
-		{"missing", ScanOptions{Root: filepath.Join(dir, "nope")}, ErrRootMissing},
-		{"not a directory", ScanOptions{Root: filepath.Join(dir, "file.txt")}, ErrRootNotDir},
-		{"marker missing", ScanOptions{Root: filepath.Join(dir, "folder"), Marker: ".focussync"}, ErrMarkerMissing},
-		{"root cannot be listed", ScanOptions{Root: filepath.Join(dir, "folder"), readDir: func(d string) ([]fs.DirEntry, error) {
-			return nil, &fs.PathError{Op: "open", Path: d, Err: syscall.EACCES}
-		}}, ErrRootUnreadable},
+		{"missing", ScanOptions{Folder: config.Folder{Path: filepath.Join(dir, "nope")}}, ErrRootMissing},
+		{"not a directory", ScanOptions{Folder: config.Folder{Path: filepath.Join(dir, "file.txt")}}, ErrRootNotDir},
+		{"marker missing", ScanOptions{Folder: config.Folder{Path: filepath.Join(dir, "folder"), Marker: ".focussync"}}, ErrMarkerMissing},
+		{"root cannot be listed", ScanOptions{
+			Folder: config.Folder{Path: filepath.Join(dir, "folder")},
+			readDir: func(d string) ([]fs.DirEntry, error) {
+				return nil, &fs.PathError{Op: "open", Path: d, Err: syscall.EACCES}
+			},
+		}, ErrRootUnreadable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,26 +289,26 @@ func TestScan_RootErrors(t *testing.T) {
 			if snap != nil || !errors.Is(err, tt.want) {
 				t.Fatalf("Scan = %v, %v; want nil and %v", snap, err, tt.want)
 			}
-			if !strings.Contains(err.Error(), tt.opt.Root) {
-				t.Errorf("error %q does not name the root %s", err, tt.opt.Root)
+			if !strings.Contains(err.Error(), tt.opt.Folder.Path) {
+				t.Errorf("error %q does not name the root %s", err, tt.opt.Folder.Path)
 			}
 		})
 	}
 
 	t.Run("marker present", func(t *testing.T) {
-		snap := mustScan(t, ScanOptions{Root: filepath.Join(dir, "marked"), Marker: ".focussync"})
+		snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: filepath.Join(dir, "marked"), Marker: ".focussync"}})
 		if len(snap.Files) != 0 {
 			t.Errorf("files = %v, want none (the marker is not synced)", sortedKeys(snap.Files))
 		}
 	})
 	t.Run("trailing separator", func(t *testing.T) {
-		snap := mustScan(t, ScanOptions{Root: filepath.Join(dir, "folder") + string(os.PathSeparator)})
+		snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: filepath.Join(dir, "folder") + string(os.PathSeparator)}})
 		if _, ok := snap.Files["a.txt"]; !ok || len(snap.Held) != 0 {
 			t.Errorf("files = %v, held %v; want a.txt hashed", sortedKeys(snap.Files), snap.Held)
 		}
 	})
 	t.Run("relative root", func(t *testing.T) {
-		if _, err := Scan(context.Background(), ScanOptions{Root: "relative/dir"}); err == nil {
+		if _, err := Scan(context.Background(), ScanOptions{Folder: config.Folder{Path: "relative/dir"}}); err == nil {
 			t.Error("Scan with a relative root succeeded, want an error")
 		}
 	})
@@ -300,7 +319,7 @@ func TestScan_Cancelled(t *testing.T) {
 	writeTree(t, root, map[string]string{"a.txt": "a", "b.txt": "b"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	snap, err := Scan(ctx, ScanOptions{Root: root})
+	snap, err := Scan(ctx, ScanOptions{Folder: config.Folder{Path: root}})
 	if snap != nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("Scan with a cancelled context = %v, %v; want nil, context.Canceled", snap, err)
 	}
@@ -308,10 +327,14 @@ func TestScan_Cancelled(t *testing.T) {
 	// Cancelled while hashing: the scan stops with the context's error.
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	snap, err = Scan(ctx, ScanOptions{Root: root, HashWorkers: 1, openFile: func(name string) (*os.File, error) {
-		cancel()
-		return os.Open(name)
-	}})
+	snap, err = Scan(ctx, ScanOptions{
+		Folder:      config.Folder{Path: root},
+		HashWorkers: 1,
+		openFile: func(name string) (*os.File, error) {
+			cancel()
+			return os.Open(name)
+		},
+	})
 	if snap != nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("Scan cancelled while hashing = %v, %v; want nil, context.Canceled", snap, err)
 	}

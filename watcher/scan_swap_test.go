@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/config"
 )
 
 // swapIn replaces the file or directory at p by what make creates there, the
@@ -58,16 +60,19 @@ func TestScan_SwappedBetweenListingAndRead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
 			writeTree(t, root, map[string]string{"a.txt": "size of a", "b.txt": "b", "sub/c.txt": "c"})
-			opt := ScanOptions{Root: root, Recursive: true, beforeOpen: func(rel string) {
-				switch rel {
-				case "a.txt":
-					swapIn(t, filepath.Join(root, "a.txt"), swap)
-				case "sub":
-					swapIn(t, filepath.Join(root, "sub"), func(tmp string) error {
-						return os.Symlink(filepath.Join(outside, "dir"), tmp)
-					})
-				}
-			}}
+			opt := ScanOptions{
+				Folder: config.Folder{Path: root, Recursive: true},
+				beforeOpen: func(rel string) {
+					switch rel {
+					case "a.txt":
+						swapIn(t, filepath.Join(root, "a.txt"), swap)
+					case "sub":
+						swapIn(t, filepath.Join(root, "sub"), func(tmp string) error {
+							return os.Symlink(filepath.Join(outside, "dir"), tmp)
+						})
+					}
+				},
+			}
 			done := make(chan *Snapshot, 1)
 			go func() { done <- mustScan(t, opt) }()
 			var snap *Snapshot

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/config"
 )
 
 // writeTree creates files (relative '/' paths -> content) under root.
@@ -34,7 +36,7 @@ func mustScan(tb testing.TB, opt ScanOptions) *Snapshot {
 	tb.Helper()
 	snap, err := Scan(context.Background(), opt)
 	if err != nil {
-		tb.Fatalf("Scan(%s): %v", opt.Root, err)
+		tb.Fatalf("Scan(%s): %v", opt.Folder.Path, err)
 	}
 	return snap
 }
@@ -67,7 +69,7 @@ func TestScan_RecursiveOrNot(t *testing.T) {
 
 	t.Run("root only by default", func(t *testing.T) {
 		var st ScanStats
-		snap := mustScan(t, ScanOptions{Root: root, Stats: &st})
+		snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root}, Stats: &st})
 		if got, want := sortedKeys(snap.Files), []string{"a.txt", "b.pdf"}; !slices.Equal(got, want) {
 			t.Errorf("files = %q, want %q", got, want)
 		}
@@ -78,7 +80,7 @@ func TestScan_RecursiveOrNot(t *testing.T) {
 
 	t.Run("recursive", func(t *testing.T) {
 		var st ScanStats
-		snap := mustScan(t, ScanOptions{Root: root, Recursive: true, Stats: &st})
+		snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}, Stats: &st})
 		want := []string{"a.txt", "b.pdf", "sub/c.txt", "sub/deep/d.md"}
 		if got := sortedKeys(snap.Files); !slices.Equal(got, want) {
 			t.Errorf("files = %q, want %q", got, want)
@@ -124,7 +126,7 @@ func TestScan_DefaultIgnores(t *testing.T) {
 		"sub/Thumbs.db":        "t",
 		"sub/.cache/deep/y.md": "y",
 	})
-	snap := mustScan(t, ScanOptions{Root: root, Recursive: true, Marker: ".focussync"})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true, Marker: ".focussync"}})
 	if got, want := sortedKeys(snap.Files), []string{"keep.docx", "sub/keep.txt"}; !slices.Equal(got, want) {
 		t.Errorf("files = %q, want %q", got, want)
 	}
@@ -136,7 +138,7 @@ func TestScan_DefaultIgnores(t *testing.T) {
 func TestScan_MarkerNeverInScope(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"FOCUSSYNC": "", "a.txt": "a"})
-	snap := mustScan(t, ScanOptions{Root: root, Marker: "FOCUSSYNC"})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Marker: "FOCUSSYNC"}})
 	if got, want := sortedKeys(snap.Files), []string{"a.txt"}; !slices.Equal(got, want) {
 		t.Errorf("files = %q, want %q (the marker is not synced)", got, want)
 	}
@@ -155,10 +157,7 @@ func TestScan_IncludeExclude(t *testing.T) {
 	})
 	var listed []string
 	opt := ScanOptions{
-		Root:      root,
-		Recursive: true,
-		Include:   []string{"**/*.pdf", "reports/**"},
-		Exclude:   []string{"build", "reports/old"},
+		Folder: config.Folder{Path: root, Recursive: true, Include: []string{"**/*.pdf", "reports/**"}, Exclude: []string{"build", "reports/old"}},
 		readDir: func(dir string) ([]fs.DirEntry, error) {
 			rel, _ := filepath.Rel(root, dir)
 			listed = append(listed, filepath.ToSlash(rel))
@@ -176,7 +175,7 @@ func TestScan_IncludeExclude(t *testing.T) {
 		t.Errorf("listed dirs = %q, want %q", listed, want)
 	}
 
-	opt.Include = []string{"reports/**"}
+	opt.Folder.Include = []string{"reports/**"}
 	listed = nil
 	mustScan(t, opt)
 	slices.Sort(listed)
@@ -184,7 +183,7 @@ func TestScan_IncludeExclude(t *testing.T) {
 		t.Errorf("with include reports/** listed dirs = %q, want %q", listed, want)
 	}
 
-	opt.Include = []string{"["}
+	opt.Folder.Include = []string{"["}
 	if _, err := Scan(context.Background(), opt); err == nil || !strings.Contains(err.Error(), `include[0] "["`) {
 		t.Errorf("Scan with a bad include = %v, want an error naming include[0]", err)
 	}
@@ -200,7 +199,7 @@ func TestScan_Settle(t *testing.T) {
 	mtime := fi.ModTime()
 
 	var st ScanStats
-	snap := mustScan(t, ScanOptions{Root: root, Settle: 3 * time.Second, Now: mtime.Add(time.Second), Stats: &st})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Settle: 3 * time.Second}, Now: mtime.Add(time.Second), Stats: &st})
 	reason, held := snap.Held["fresh.txt"]
 	if !held || !strings.HasPrefix(reason, "settling (changed ") || !strings.HasSuffix(reason, " ago)") {
 		t.Errorf("held = %q, want fresh.txt held as settling", snap.Held)
@@ -212,12 +211,12 @@ func TestScan_Settle(t *testing.T) {
 		t.Error("Present(fresh.txt) = false for a held file")
 	}
 
-	snap = mustScan(t, ScanOptions{Root: root, Settle: 3 * time.Second, Now: mtime.Add(10 * time.Second)})
+	snap = mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Settle: 3 * time.Second}, Now: mtime.Add(10 * time.Second)})
 	if f, ok := snap.Files["fresh.txt"]; !ok || !f.ModTime.Equal(mtime) || len(snap.Held) != 0 {
 		t.Errorf("files = %v, held %v; want fresh.txt settled with its mtime", snap.Files, snap.Held)
 	}
 
-	snap = mustScan(t, ScanOptions{Root: root, Settle: 3 * time.Second, Now: mtime.Add(-time.Minute)})
+	snap = mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Settle: 3 * time.Second}, Now: mtime.Add(-time.Minute)})
 	if reason := snap.Held["fresh.txt"]; !strings.Contains(reason, "in the future") {
 		t.Errorf("held reason = %q for a file changed after Now, want settling in the future", reason)
 	}
@@ -241,11 +240,11 @@ func TestScan_SettleIgnoresFutureMtimeWithCtime(t *testing.T) {
 	if ctime.IsZero() {
 		t.Skip("this system reports no ctime: a future mtime holds the file")
 	}
-	snap := mustScan(t, ScanOptions{Root: root, Settle: 3 * time.Second, Now: ctime.Add(10 * time.Second)})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Settle: 3 * time.Second}, Now: ctime.Add(10 * time.Second)})
 	if f, ok := snap.Files["from-archive.txt"]; !ok || !f.ModTime.Equal(fi.ModTime()) {
 		t.Errorf("files = %v, held %v; want the file settled, recorded with its mtime", snap.Files, snap.Held)
 	}
-	snap = mustScan(t, ScanOptions{Root: root, Settle: 3 * time.Second, Now: ctime.Add(time.Second)})
+	snap = mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Settle: 3 * time.Second}, Now: ctime.Add(time.Second)})
 	if _, ok := snap.Held["from-archive.txt"]; !ok {
 		t.Errorf("held = %v, want the file held by its recent ctime", snap.Held)
 	}
@@ -258,7 +257,7 @@ func TestScan_MaxFileSize(t *testing.T) {
 		"big.bin":   strings.Repeat("b", 1025),
 	})
 	var st ScanStats
-	snap := mustScan(t, ScanOptions{Root: root, MaxFileSize: 1024, Stats: &st})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, MaxFileSize: 1024}, Stats: &st})
 	if _, ok := snap.Files["small.txt"]; !ok {
 		t.Errorf("files = %v, want small.txt (exactly at the limit)", sortedKeys(snap.Files))
 	}
@@ -279,7 +278,7 @@ func TestScan_NonUTF8Name(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, name), []byte("cv"), 0o644); err != nil {
 		t.Skipf("this filesystem refuses non-UTF-8 names: %v", err)
 	}
-	snap := mustScan(t, ScanOptions{Root: root})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root}})
 	f, ok := snap.Files[name]
 	if !ok || f.Path != name || f.Hash != sha("cv") {
 		t.Fatalf("files = %q, want the exact bytes %q", sortedKeys(snap.Files), name)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/focussync/focussync/config"
 )
 
 func TestScan_SkipsSymlinksAndSpecialFiles(t *testing.T) {
@@ -31,7 +33,7 @@ func TestScan_SkipsSymlinksAndSpecialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st ScanStats
-	snap := mustScan(t, ScanOptions{Root: root, Recursive: true, Stats: &st})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}, Stats: &st})
 	if got, want := sortedKeys(snap.Files), []string{"dir/in.txt", "real.txt"}; !slices.Equal(got, want) {
 		t.Errorf("files = %q, want %q", got, want)
 	}
@@ -64,7 +66,7 @@ func TestScan_SymlinkedRoot(t *testing.T) {
 	if err := os.Symlink(target, root); err != nil {
 		t.Fatal(err)
 	}
-	snap := mustScan(t, ScanOptions{Root: root, Recursive: true})
+	snap := mustScan(t, ScanOptions{Folder: config.Folder{Path: root, Recursive: true}})
 	if got, want := sortedKeys(snap.Files), []string{"a.txt", "sub/b.txt"}; !slices.Equal(got, want) {
 		t.Errorf("files = %q, want %q", got, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/internal/safefs"
+	"github.com/focussync/focussync/internal/scope"
 )
 
 // walker holds the state of one Scan. Only the goroutine running Scan touches
@@ -17,7 +18,7 @@ type walker struct {
 	ctx     context.Context
 	opt     *ScanOptions
 	now     time.Time
-	m       *Matcher
+	m       *scope.Matcher
 	marker  string
 	own     map[string][]string // focussync's own files by directory (ownNames)
 	readDir func(dir string) ([]fs.DirEntry, error)
@@ -81,7 +82,7 @@ func (w *walker) list(rel, full string) ([]fs.DirEntry, listing, error) {
 		entries, err := w.readDir(full)
 		return entries, infoListing{}, err
 	}
-	return listDir(w.opt.Root, rel)
+	return listDir(w.opt.Folder.Path, rel)
 }
 
 // walkDir lists the directory rel (full on disk) and handles its entries.
@@ -118,11 +119,11 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 	own := w.own[rel]
 	for _, e := range entries {
 		name := e.Name()
-		if IgnoredByDefault(name) || own != nil && isOwn(own, name) {
+		if scope.IgnoredByDefault(name) || own != nil && isOwn(own, name) {
 			continue
 		}
 		t := e.Type()
-		if t.IsDir() && !w.opt.Recursive || !t.IsDir() && !t.IsRegular() {
+		if t.IsDir() && !w.opt.Folder.Recursive || !t.IsDir() && !t.IsRegular() {
 			continue // symlinks, devices, sockets and fifos are never synced
 		}
 		erel := name
@@ -133,10 +134,10 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 			continue
 		}
 		if t.IsDir() {
-			if inc, descend := w.m.dirScope(erel, included); descend {
+			if inc, descend := w.m.DirScope(erel, included); descend {
 				subdirs = append(subdirs, subdir{erel, name, inc})
 			}
-		} else if w.m.fileScope(erel, included) {
+		} else if w.m.FileScope(erel, included) {
 			w.file(l, e, erel, full)
 		}
 	}
@@ -167,7 +168,7 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 	}
 	w.stats.Files++
 
-	if limit := w.opt.MaxFileSize; limit > 0 && m.size > limit {
+	if limit := w.opt.Folder.MaxFileSize; limit > 0 && m.size > limit {
 		w.hold(rel, "larger than max_file_size ("+formatSize(limit)+")",
 			fmt.Errorf("%w (%s, limit %s)", ErrFileTooLarge, formatSize(m.size), formatSize(limit)))
 		return
@@ -210,7 +211,7 @@ func (w *walker) settling(mtime, ctime time.Time) (string, bool) {
 		return "settling (changed " + ahead.String() + " in the future)", true
 	}
 	age := w.now.Sub(changed)
-	if age >= w.opt.Settle {
+	if age >= w.opt.Folder.Settle {
 		return "", false
 	}
 	return "settling (changed " + age.Round(100*time.Millisecond).String() + " ago)", true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/state"
 )
 
@@ -54,7 +55,7 @@ type WatchOptions struct {
 	// Matcher, when set, tells which paths are in scope: events for other
 	// paths do not mark the folder dirty and directories out of scope are
 	// not watched. Nil means everything but the names IgnoredByDefault.
-	Matcher *Matcher
+	Matcher *scope.Matcher
 	// RootCheck is how often the root is checked (present, the same
 	// directory, on the same device); 0 means DefaultRootCheck.
 	RootCheck time.Duration
@@ -87,7 +88,7 @@ type Watch struct {
 	prefix    string // root with a trailing separator
 	recursive bool
 	want      string // the configured mode
-	scope     *Matcher
+	inScope   *scope.Matcher
 	every     time.Duration
 	log       *slog.Logger
 	addHook   func(string) error
@@ -165,7 +166,7 @@ func NewWatch(opts WatchOptions) (*Watch, error) {
 		prefix:    root + string(filepath.Separator),
 		recursive: opts.Recursive,
 		want:      want,
-		scope:     opts.Matcher,
+		inScope:   opts.Matcher,
 		every:     opts.RootCheck,
 		log:       opts.Log,
 		addHook:   opts.addHook,
@@ -179,8 +180,8 @@ func NewWatch(opts WatchOptions) (*Watch, error) {
 	if os.IsPathSeparator(root[len(root)-1]) {
 		w.prefix = root
 	}
-	if w.scope == nil {
-		w.scope = &Matcher{}
+	if w.inScope == nil {
+		w.inScope = &scope.Matcher{}
 	}
 	if w.every <= 0 {
 		w.every = DefaultRootCheck

@@ -180,8 +180,8 @@ func (w *Watch) classify(ev fsnotify.Event) eventAction {
 		a.dirty = removed
 		return a
 	}
-	file := w.scope.Match(rel, false)
-	dir := w.recursive && w.scope.Match(rel, true)
+	file := w.inScope.Match(rel, false)
+	dir := w.recursive && w.inScope.Match(rel, true)
 	a.dirty = file || (removed && dir)
 	a.addDir = created && dir
 	a.removeDir = removed && dir
@@ -326,7 +326,7 @@ func (s *session) addTree(full, rel string) error {
 		if rel != "" {
 			crel = rel + "/" + crel
 		}
-		if !s.w.scope.Match(crel, true) {
+		if !s.w.inScope.Match(crel, true) {
 			continue
 		}
 		if err := s.addTree(full+string(os.PathSeparator)+e.Name(), crel); err != nil {

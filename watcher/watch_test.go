@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/focussync/focussync/internal/scope"
 )
 
 // waitFor is how long a test waits for something that should happen; it is
@@ -334,7 +336,7 @@ func TestWatch_RenamedSubdirectory(t *testing.T) {
 func TestWatch_IgnoredNames(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	m, err := NewMatcher(nil, []string{"*.log", "build"})
+	m, err := scope.NewMatcher(nil, []string{"*.log", "build"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,12 +426,12 @@ func TestWatch_BurstIsCoalesced(t *testing.T) {
 
 func TestWatch_Classify(t *testing.T) {
 	t.Parallel()
-	m, err := NewMatcher([]string{"*.pdf"}, []string{"private/"})
+	m, err := scope.NewMatcher([]string{"*.pdf"}, []string{"private/"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.FromSlash("/srv/share")
-	w := &Watch{root: root, prefix: root + string(filepath.Separator), recursive: true, scope: m}
+	w := &Watch{root: root, prefix: root + string(filepath.Separator), recursive: true, inScope: m}
 	p := func(rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) }
 	cases := []struct {
 		name string

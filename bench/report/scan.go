@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/watcher"
 )
@@ -66,7 +67,7 @@ func scanSection(ctx context.Context, bin, scratch string, quick bool, logf func
 	if err := smallTree(env.Folder(), dirs, perDir); err != nil {
 		return "", err
 	}
-	opt := watcher.ScanOptions{Root: env.Folder(), Recursive: true, Settle: time.Millisecond, Now: time.Now().Add(time.Hour)}
+	opt := watcher.ScanOptions{Folder: config.Folder{Path: env.Folder(), Recursive: true, Settle: time.Millisecond}, Now: time.Now().Add(time.Hour)}
 	first, err := watcher.Scan(ctx, opt)
 	if err != nil {
 		return "", err

@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 
 	fmt.Fprintf(a.stdout, "focussync demo\n  folder:   %s\n  config:   %s\n  emulator: %s (API at %s)\n\n", folder, cfgPath, srv.PageURL, srv.URL)
 	if *once {
-		res, err := rt.engine.Sync(ctx, syncFolder(rt.cfg.Folders[0]), syncer.PassOptions{WaitSettle: true})
+		res, err := rt.engine.Sync(ctx, rt.cfg.Folders[0], syncer.PassOptions{WaitSettle: true})
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, daemonFolders(rt.cfg)) }()
+	go func() { done <- d.Run(ctx, rt.cfg.Folders) }()
 	// Show the first pass, then hand over to the user.
 	select {
 	case <-d.Ready():

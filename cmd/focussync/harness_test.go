@@ -17,6 +17,7 @@ import (
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/watcher"
 )
 
@@ -241,7 +242,7 @@ func (e *env) assertMirrors() {
 	e.t.Helper()
 	want := map[string]string{}
 	err := filepath.WalkDir(e.folder, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || watcher.IgnoredByDefault(d.Name()) {
+		if err != nil || d.IsDir() || scope.IgnoredByDefault(d.Name()) {
 			return err
 		}
 		b, err := os.ReadFile(p)

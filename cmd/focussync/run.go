@@ -87,7 +87,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	notify := newNotifier(rt.log)
 	// Start before the reload loop, which then owns rt.cfg; it ends before the
 	// workers are waited for and the store is closed.
-	d.Start(ctx, daemonFolders(rt.cfg))
+	d.Start(ctx, rt.cfg.Folders)
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
@@ -105,15 +105,6 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	d.Wait()
 	rt.log.Info("focussync stopped")
 	return nil
-}
-
-// daemonFolders turns the config's folders into the daemon's.
-func daemonFolders(cfg *config.Config) []daemon.Folder {
-	out := make([]daemon.Folder, len(cfg.Folders))
-	for i, f := range cfg.Folders {
-		out[i] = daemon.Folder{Folder: syncFolder(f), Watch: f.Watch, Rescan: f.Rescan}
-	}
-	return out
 }
 
 // watchReload reloads the config and token on SIGHUP, and the token when its file
@@ -149,7 +140,7 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-cha
 			setLevel(rt.level, cfg.Log.Level, verbose)
 			rt.log.Info("config reloaded", "folders", len(cfg.Folders))
 			token = reloadToken(rt, d, token, true)
-			d.Apply(daemonFolders(cfg))
+			d.Apply(cfg.Folders)
 			notify.Reloaded(d.Status())
 		case <-tick.C:
 			if rt.cfg.API.TokenFile != "" && os.Getenv("FOCUS_API_TOKEN") == "" {

@@ -92,25 +92,6 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 
 func (r *daemonEnv) Close() error { return r.store.Close() }
 
-// syncFolder turns a folder of the config into the engine's folder.
-func syncFolder(f config.Folder) syncer.Folder {
-	return syncer.Folder{
-		Path:             f.Path,
-		Task:             f.Task(),
-		Recursive:        f.Recursive,
-		Include:          f.Include,
-		Exclude:          f.Exclude,
-		Settle:           f.Settle,
-		MaxFileSize:      f.MaxFileSize,
-		Marker:           f.Marker,
-		Order:            f.Order,
-		DeleteRemote:     f.DeleteRemote,
-		MaxDeleteCount:   f.MaxDelete.Count,
-		MaxDeletePercent: f.MaxDelete.Percent,
-		Verify:           f.Verify,
-	}
-}
-
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	if c, ok := w.(*console); ok {

@@ -214,7 +214,7 @@ func readStateStatus(cfg *config.Config) (statusReport, error) {
 		defer st.Close()
 	}
 	for _, f := range cfg.Folders {
-		k := syncFolder(f).Key()
+		k := syncer.FolderKey(f)
 		row := folderStatus{Path: k.Path, Task: k.TaskID, State: "stopped"}
 		if st != nil {
 			s, err := st.Stats(k)

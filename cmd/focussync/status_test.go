@@ -47,7 +47,7 @@ func newStatusEnv(t *testing.T, listen string) *statusEnv {
 	if err != nil {
 		t.Fatalf("load the test config: %v", err)
 	}
-	return &statusEnv{cfgPath: path, cfg: cfg, key: syncFolder(cfg.Folders[0]).Key()}
+	return &statusEnv{cfgPath: path, cfg: cfg, key: syncer.FolderKey(cfg.Folders[0])}
 }
 
 // status runs `focussync status --config F` with extra arguments.

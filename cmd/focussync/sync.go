@@ -51,7 +51,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = rt.engine.Sync(ctx, syncFolder(f), opt)
+			results[i], errs[i] = rt.engine.Sync(ctx, f, opt)
 			if res := results[i]; res != nil && !*dry {
 				log := rt.log.With("folder", f.Path, "task", f.TaskID)
 				for _, sk := range res.Skipped {

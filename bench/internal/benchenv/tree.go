@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/watcher"
 )
 
@@ -78,7 +79,7 @@ func Expect(root string, recursive bool, skip map[string]bool) (Want, error) {
 		if p == root {
 			return nil
 		}
-		if watcher.IgnoredByDefault(d.Name()) {
+		if scope.IgnoredByDefault(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/watcher"
 )
 
@@ -110,7 +111,7 @@ func (c *Client) scan() ([]localFile, error) {
 		if err != nil || p == c.Root {
 			return err
 		}
-		if watcher.IgnoredByDefault(d.Name()) || (d.IsDir() && !c.Recursive) {
+		if scope.IgnoredByDefault(d.Name()) || (d.IsDir() && !c.Recursive) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -1,4 +1,8 @@
-package watcher
+// Package scope decides which paths of a folder are synced: the one grammar of
+// include and exclude patterns (used by the scanner, the watcher and `focussync
+// check` alike, so that a pattern check accepts is one the scanner can use), and
+// the names that are never synced.
+package scope
 
 import (
 	"fmt"
@@ -38,6 +42,18 @@ func NewMatcher(include, exclude []string) (*Matcher, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Check reports whether g is a valid include or exclude pattern, with the error
+// the scanner would meet.
+func Check(g string) error {
+	if g == "" {
+		return fmt.Errorf("empty pattern")
+	}
+	if _, err := parsePattern(g); err != nil {
+		return fmt.Errorf("bad pattern %q: %w", g, err)
+	}
+	return nil
 }
 
 func parsePatterns(kind string, globs []string) ([]pattern, error) {
@@ -154,6 +170,10 @@ func (p *pattern) mayMatchBelow(dir string) bool {
 	}
 }
 
+// IncludesAll reports whether there are no include patterns: everything not
+// excluded is in scope.
+func (m *Matcher) IncludesAll() bool { return len(m.include) == 0 }
+
 // Match reports whether the relative path rel ('/'-separated) is in scope:
 // no component is ignored by default (IgnoredByDefault), neither rel nor a
 // directory above it is excluded, and rel or a directory above it is included
@@ -169,25 +189,25 @@ func (m *Matcher) Match(rel string, isDir bool) bool {
 				return false
 			}
 			if isDir {
-				_, descend := m.dirScope(rel, included)
+				_, descend := m.DirScope(rel, included)
 				return descend
 			}
-			return m.fileScope(rel, included)
+			return m.FileScope(rel, included)
 		}
 		if IgnoredByDefault(rel[i : i+j]) {
 			return false
 		}
 		var descend bool
-		if included, descend = m.dirScope(rel[:i+j], included); !descend {
+		if included, descend = m.DirScope(rel[:i+j], included); !descend {
 			return false
 		}
 		i += j + 1
 	}
 }
 
-// dirScope decides for the directory rel, whose parent is in scope and
+// DirScope decides for the directory rel, whose parent is in scope and
 // included or not: whether it is included, and whether to descend into it.
-func (m *Matcher) dirScope(rel string, parentIncluded bool) (included, descend bool) {
+func (m *Matcher) DirScope(rel string, parentIncluded bool) (included, descend bool) {
 	for i := range m.exclude {
 		if m.exclude[i].match(rel, true) {
 			return false, false
@@ -209,9 +229,9 @@ func (m *Matcher) dirScope(rel string, parentIncluded bool) (included, descend b
 	return false, false
 }
 
-// fileScope decides whether the file rel, whose directory is in scope and
+// FileScope decides whether the file rel, whose directory is in scope and
 // included or not, is in scope.
-func (m *Matcher) fileScope(rel string, parentIncluded bool) bool {
+func (m *Matcher) FileScope(rel string, parentIncluded bool) bool {
 	for i := range m.exclude {
 		if m.exclude[i].match(rel, false) {
 			return false
