@@ -10,6 +10,7 @@ import (
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/testutil"
+	"github.com/focussync/focussync/syncer"
 )
 
 func TestDaemon_RunPass(t *testing.T) {
@@ -115,7 +116,7 @@ func TestDaemon_PauseIsKeptInTheStateDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitUntil(t, wait, "a.txt uploaded after the resume", func() bool { return e.names(1)["a.txt"] })
-	if p, err := e.engine.Store.Paused(f.Key()); err != nil || p != nil {
+	if p, err := e.engine.Store.Paused(syncer.FolderKey(f)); err != nil || p != nil {
 		t.Errorf("state db pause after resume = %+v, %v", p, err)
 	}
 }

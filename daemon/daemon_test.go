@@ -20,7 +20,7 @@ import (
 
 // wait bounds every wait for a real event (a pass over real files, an fsnotify
 // event); the fake clock makes everything else instant.
-const wait = 3 * time.Second
+const wait = 20 * time.Second
 
 // env is a daemon on a fake clock over a real state db, real folders and the
 // emulator. The fake time runs an hour ahead of the real one, so that files
