@@ -20,7 +20,7 @@ var ownFiles struct {
 // others write to; the state db should never be in one (config validation
 // refuses it), and this keeps it from being uploaded even when a symlink or a
 // bind mount puts it there. Dotfiles, such as a lease record in a folder, are
-// never synced anyway (IgnoredByDefault).
+// never synced anyway (scope.IgnoredByDefault).
 func SetOwnFiles(paths ...string) {
 	var resolved []string
 	for _, p := range paths {

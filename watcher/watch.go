@@ -54,7 +54,7 @@ type WatchOptions struct {
 	Mode string
 	// Matcher, when set, tells which paths are in scope: events for other
 	// paths do not mark the folder dirty and directories out of scope are
-	// not watched. Nil means everything but the names IgnoredByDefault.
+	// not watched. Nil means everything but the names scope.IgnoredByDefault.
 	Matcher *scope.Matcher
 	// RootCheck is how often the root is checked (present, the same
 	// directory, on the same device); 0 means DefaultRootCheck.
