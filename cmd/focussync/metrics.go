@@ -45,12 +45,12 @@ type statusCollector struct {
 	src func() daemon.Status
 	now func() time.Time
 
-	up, buildInfo, uptime, apiPaused                    *prometheus.Desc
-	requests, uploads, uploadBytes, retries, operations *prometheus.Desc
-	quotaRemaining, quotaResetIn, quotaResetAt          *prometheus.Desc
-	pending, files, folderPaused, failures, refused     *prometheus.Desc
-	lastPass, lastSuccess, folderReady, held, skipped   *prometheus.Desc
-	passDuration                                        *prometheus.Desc
+	up, buildInfo, uptime, apiPaused                             *prometheus.Desc
+	requests, uploads, uploadBytes, retries, operations          *prometheus.Desc
+	quotaRemaining, quotaResetIn, quotaResetAt                   *prometheus.Desc
+	pending, files, folderPaused, failures, refused, unconfirmed *prometheus.Desc
+	lastPass, lastSuccess, folderReady, held, skipped            *prometheus.Desc
+	passDuration                                                 *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*statusCollector)(nil)
@@ -84,6 +84,7 @@ func newStatusCollector(src func() daemon.Status) *statusCollector {
 		folderPaused: d("folder_paused", "1 while the folder is paused (root missing, moved or emptied, or the token refused).", folder...),
 		failures:     d("failures", "Files of the folder that could not be synced in its last pass, refused ones included.", folder...),
 		refused:      d("refused_files", "Files of the folder the server refused (too large, say); retried when they change.", folder...),
+		unconfirmed:  d("unconfirmed_writes", "Writes sent to the API whose outcome is not known yet; a later pass settles them.", folder...),
 		lastPass:     d("last_pass_timestamp_seconds", "When the folder's last pass ended, as a Unix time; absent before the first pass.", folder...),
 		lastSuccess:  d("last_success_timestamp_seconds", "When a pass last left the folder fully in sync, as a Unix time; absent until one has.", folder...),
 		held:         d("held_deletes", "Deletes held back in the folder until a person confirms them (mass-delete guard, an emptied or missing folder).", folder...),
@@ -100,7 +101,7 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.up, c.buildInfo, c.uptime, c.apiPaused,
 		c.requests, c.uploads, c.uploadBytes, c.retries, c.operations,
 		c.quotaRemaining, c.quotaResetIn, c.quotaResetAt,
-		c.pending, c.files, c.folderPaused, c.failures, c.refused,
+		c.pending, c.files, c.folderPaused, c.failures, c.refused, c.unconfirmed,
 		c.lastPass, c.lastSuccess, c.folderReady, c.held, c.skipped,
 		c.passDuration,
 	} {
@@ -158,17 +159,12 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 
 	for _, f := range st.Folders {
 		l := []string{validUTF8(f.Path), itoa(f.Task)}
-		refused := 0
-		for _, fl := range f.Failures {
-			if fl.Refused {
-				refused++
-			}
-		}
 		gauge(c.pending, float64(f.Pending), l...)
 		gauge(c.files, float64(f.Files), l...)
 		gauge(c.folderPaused, bool01(f.Paused != "" || f.State == "paused"), l...)
 		gauge(c.failures, float64(len(f.Failures)), l...)
-		gauge(c.refused, float64(refused), l...)
+		gauge(c.refused, float64(f.Refused), l...)
+		gauge(c.unconfirmed, float64(f.Unconfirmed), l...)
 		gauge(c.held, float64(f.HeldDeletes), l...)
 		gauge(c.skipped, float64(len(f.Skipped)), l...)
 		if !f.LastPass.IsZero() {

@@ -116,6 +116,8 @@ func TestStatusServer_Metrics(t *testing.T) {
 		{"focussync_failures", acme, 1},
 		{"focussync_failures", odd, 0},
 		{"focussync_refused_files", acme, 1},
+		{"focussync_unconfirmed_writes", acme, 0},
+		{"focussync_unconfirmed_writes", odd, 0},
 		{"focussync_folder_ready", acme, 0}, // a refused file: not in sync
 		{"focussync_folder_ready", odd, 0},
 		{"focussync_last_pass_timestamp_seconds", acme, unixSeconds(st.Folders[0].LastPass)},

@@ -29,7 +29,7 @@ func sampleStatus(now time.Time) daemon.Status {
 		Uptime:  "3h0m0s",
 		Folders: []daemon.FolderStatus{
 			{
-				Path: "/srv/share/acme", Task: 101, Organization: 11, State: "idle", Watch: "events", Files: 42, Pending: 0,
+				Path: "/srv/share/acme", Task: 101, Organization: 11, State: "idle", Watch: "events", Files: 42, Pending: 0, Refused: 1,
 				LastPass: now.Add(-3*time.Minute - 10*time.Second), LastSuccess: now.Add(-time.Hour),
 				Skipped:  []syncer.Skip{{Path: "big.iso", Reason: "refused"}, {Path: "huge.mkv", Reason: "larger than max_file_size"}},
 				Failures: []syncer.Failure{{Path: "big.iso", Reason: "400 file too large", Refused: true}},
