@@ -145,6 +145,8 @@ func folderReadiness(f daemon.FolderStatus, quota []daemon.QuotaStatus) string {
 		return fmt.Sprintf("1 file not synced: %s: %s", f.Failures[0].Path, f.Failures[0].Reason)
 	case len(f.Failures) > 1:
 		return fmt.Sprintf("%d files not synced, e.g. %s: %s", len(f.Failures), f.Failures[0].Path, f.Failures[0].Reason)
+	case f.State == "standby":
+		return "standby: another host writes to this task"
 	case f.Pending > 0 && !quotaWait:
 		return fmt.Sprintf("%d operations pending", f.Pending)
 	}

@@ -38,6 +38,7 @@ func TestReadyz(t *testing.T) {
 			f.Failures = []syncer.Failure{{Path: "big.iso", Reason: "too large"}}
 			return f
 		}()}}, 503, "1 file not synced: big.iso: too large"},
+		{"standby", daemon.Status{Folders: []daemon.FolderStatus{func() daemon.FolderStatus { f := synced; f.State = "standby"; f.Pending = 3; return f }()}}, 503, "standby: another host writes"},
 		{"token refused", daemon.Status{Paused: "401", Folders: []daemon.FolderStatus{synced}}, 503, "all work paused: 401"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

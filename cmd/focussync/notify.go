@@ -193,7 +193,7 @@ func statusLine(st daemon.Status) string {
 		pending += f.Pending
 		failing += len(f.Failures)
 		if f.Held != "" {
-			held++
+			held += max(f.HeldDeletes, 1)
 		}
 	}
 	var parts []string
@@ -207,7 +207,7 @@ func statusLine(st daemon.Status) string {
 		parts = append(parts, plural(pending, "operation")+" pending")
 	}
 	if held > 0 {
-		parts = append(parts, "deletes held in "+plural(held, "folder"))
+		parts = append(parts, plural(held, "delete")+" held")
 	}
 	if failing > 0 {
 		parts = append(parts, plural(failing, "file")+" not synced")
