@@ -181,16 +181,18 @@ func (w *workload) step(ctx context.Context) {
 		chunks, gap := 4+w.rng.IntN(6), time.Duration(200+w.rng.IntN(1300))*time.Millisecond
 		w.wg.Add(1)
 		go w.slowWrite(ctx, rel, chunks, gap, w.rng.Uint64())
-	case x < 94:
+	case x < 95:
 		// The hostile actor: a new file of the secret's size, replaced a moment
 		// later (often between its scan and its upload) by a symlink to the
 		// secret outside the folders, or by a FIFO.
-		kind = "hostile-swap"
+		kind = "hostile-add"
 		if w.secret != "" {
 			rel := w.newName(places[w.rng.IntN(len(places))], "swap")
 			if err = w.write(rel, w.secretSize); err == nil {
 				w.files[rel] = true
-				wait := time.Duration(w.rng.IntN(2500)) * time.Millisecond
+				// Around the settle time (1 to 1.5 s): after the scan, often
+				// before the upload, which may be waiting for the quota.
+				wait := time.Duration(500+w.rng.IntN(3000)) * time.Millisecond
 				fifo := w.rng.IntN(3) == 0
 				w.wg.Add(1)
 				go w.swap(ctx, rel, wait, fifo)
