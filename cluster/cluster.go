@@ -117,6 +117,8 @@ type Lease struct {
 	clock   *clock
 	release func(ctx context.Context) error // stops the contender and releases
 	abandon func()                          // stops the contender as a crash would (tests)
+	// decideWithin bounds how long the first look at the lease, or a claim, takes.
+	decideWithin time.Duration
 
 	mu       sync.Mutex
 	role     Role
@@ -127,6 +129,7 @@ type Lease struct {
 	take     int
 	reason   string
 	adopt    bool          // the next writing pass must list and adopt first
+	claiming bool          // a claim of this process awaits its read-back
 	changed  chan struct{} // closed at the next change of role or holder
 	released bool
 }
@@ -176,6 +179,30 @@ func (l *Lease) Deadline() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return l.clock.now().Add(left), true
+}
+
+// Await waits until this process knows whether it holds the lease: past the
+// first look at it and past a claim of its own that awaits its read-back. It
+// returns early when ctx ends or max has passed.
+func (l *Lease) Await(ctx context.Context, max time.Duration) {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		undecided := l.role == RoleStarting || l.claiming
+		ch := l.changed
+		l.mu.Unlock()
+		if !undecided {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-ch:
+		}
+	}
 }
 
 // Changed returns a channel that is closed at the next change of role or holder.
@@ -230,6 +257,16 @@ func (l *Lease) notify() {
 	l.changed = make(chan struct{})
 }
 
+// setClaiming records that this process has claimed the lease and awaits the
+// read-back: a standby for now, with no known holder.
+func (l *Lease) setClaiming(takeovers int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.take, l.reason = takeovers, ""
+	l.role, l.holder, l.adopt, l.claiming = RoleStandby, Holder{}, false, true
+	l.notify()
+}
+
 // setHolding records that this process holds the lease, renewed as of at: writes
 // may be sent until at+fenceFor. adopt marks a takeover after another writer.
 func (l *Lease) setHolding(me Holder, at stamp, fenceFor time.Duration, takeovers int, adopt bool) {
@@ -239,9 +276,14 @@ func (l *Lease) setHolding(me Holder, at stamp, fenceFor time.Duration, takeover
 	if adopt {
 		l.adopt = true
 	}
+	changed := l.claiming
+	l.claiming = false
 	if l.role != RoleHolder || l.holder.Instance != me.Instance {
 		l.role, l.holder, l.reason = RoleHolder, me, ""
 		l.heldAt = l.clock.now()
+		changed = true
+	}
+	if changed {
 		l.notify()
 	}
 }
@@ -256,17 +298,22 @@ func (l *Lease) renewed(at stamp) {
 }
 
 // setStandby records that another process holds the lease (h is zero while
-// nobody does, or while it is contended).
+// nobody does).
 func (l *Lease) setStandby(h Holder, takeovers int, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.take, l.reason = takeovers, reason
+	changed := l.claiming
+	l.claiming = false
 	if l.role != RoleStandby || l.holder.Instance != h.Instance || l.holder.Node != h.Node {
 		if l.holder.Instance != h.Instance || l.heldAt.IsZero() {
 			l.heldAt = l.clock.now()
 		}
 		l.role, l.holder = RoleStandby, h
 		l.adopt = false
+		changed = true
+	}
+	if changed {
 		l.notify()
 	}
 }
@@ -275,7 +322,8 @@ func (l *Lease) setStandby(h Holder, takeovers int, reason string) {
 func (l *Lease) setPaused(reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	changed := l.role != RolePaused
+	changed := l.role != RolePaused || l.claiming
+	l.claiming = false
 	l.role, l.reason = RolePaused, reason
 	l.adopt = false
 	if changed {

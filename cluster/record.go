@@ -76,6 +76,10 @@ type FS interface {
 	// directory, written, synced and renamed over name. tag keeps the temporary
 	// names of two processes apart.
 	WriteFile(name, tag string, data []byte) error
+	// CreateFile creates name with data, failing with an error wrapping
+	// fs.ErrExist when it exists: the file server decides between two creators
+	// (O_EXCL is atomic on NFSv3 and later and on SMB).
+	CreateFile(name string, data []byte) error
 }
 
 // OSFS is the real file system.
@@ -134,9 +138,25 @@ func (OSFS) WriteFile(name, tag string, data []byte) error {
 	return nil
 }
 
-// newInstanceID returns a fresh random id for this process: two processes on one
+// CreateFile implements FS.
+func (OSFS) CreateFile(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// NewInstanceID returns a fresh random id for a process: two processes on one
 // machine are two contenders.
-func newInstanceID() string {
+func NewInstanceID() string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("bug: crypto/rand failed: " + err.Error())

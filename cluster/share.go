@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/focussync/focussync/state"
 )
 
 // RecordName returns the base name of the lease record of task in a folder. It
@@ -25,6 +27,9 @@ func RecordName(task int64) string {
 type ShareOptions struct {
 	// Node is the name other hosts see for this one (node_name); "" is the host name.
 	Node string
+	// Instance is this process's id as other contenders see it; "" picks a fresh
+	// random one (NewInstanceID). Every process must have its own.
+	Instance string
 	// Writer identifies this process's state db (state.Store.ID): a process that
 	// takes a lease whose last holder had another writer id adopts before writing.
 	Writer string
@@ -34,6 +39,10 @@ type ShareOptions struct {
 	Log *slog.Logger
 	// FS is where the record is read and written; nil is the real file system.
 	FS FS
+	// CacheDelay is how late a write by another host may be seen (C below). 0
+	// means TTL/6 for a folder on a network or FUSE file system and none for a
+	// folder on a local one (where every process sees a rename at once).
+	CacheDelay time.Duration
 }
 
 // Share is the coordinator that needs no server: each task's lease is a record in
@@ -46,14 +55,17 @@ type ShareOptions struct {
 //     reads it every TTL/8 and judges the holder alive as long as the bytes keep
 //     changing, timed on its own monotonic clock. Timestamps inside the record are
 //     shown to people, never compared.
-//   - Claims: a standby claims a lease that is released, missing, or unchanged for
-//     TTL - W, by writing its own record (temporary file, then rename: readers see
-//     the old record or the new one, never half of one). It then waits W and reads
-//     the record back: only if it still holds its claim is it the holder. Of
-//     contenders that claim together, the last rename wins and the others see it
-//     when they read back. A claim whose own write took longer than TTL/8 is
-//     abandoned (a rival's slower write could land after the read-back), and the
-//     lease is contended again later.
+//   - Claims: a missing record is created exclusively (O_EXCL, which the file
+//     server decides: one creator wins) and read back. A standby claims a lease
+//     that is released, or unchanged for TTL - W, by writing its own record
+//     (temporary file, then rename: readers see the old record or the new one,
+//     never half of one). It then waits W and reads the record back: only if it
+//     still holds its claim is it the holder. Of contenders that claim together,
+//     the last rename wins and the others see it when they read back. A claim whose
+//     own write took longer than TTL/8 is abandoned (a rival's slower write could
+//     land after the read-back), and the lease is contended again later. A record
+//     left by a process that used this process's own state db is claimed without
+//     waiting for silence: the state db's lock shows that process has ended.
 //   - Renewals: the holder reads the record before each renewal and steps down at
 //     once if another process's claim is there; after writing it reads the record
 //     back.
@@ -66,7 +78,8 @@ type ShareOptions struct {
 //     client file information for up to 10 s (FileInfoCacheLifetime). Hence W =
 //     2C + TTL/8, so that a claim is read back after any rival's write has become
 //     visible. A share mounted with longer caches (NFS with nocto, or actimeo
-//     above 5 s) needs lease_ttl of at least six times that cache time.
+//     above 5 s) needs lease_ttl of at least six times that cache time. On a local
+//     file system C is 0.
 //   - Fencing: the holder may send writes until TTL - TTL/4 after the start of its
 //     last successful renewal; a standby can confirm a takeover no sooner than TTL
 //     after it saw that renewal. The quarter of the TTL between the two is the time
@@ -110,7 +123,10 @@ func NewShare(opt ShareOptions) (*Share, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Share{opt: opt, instance: newInstanceID(), log: log, clock: realClock(), leases: map[string]*shareLease{}}, nil
+	if opt.Instance == "" {
+		opt.Instance = NewInstanceID()
+	}
+	return &Share{opt: opt, instance: opt.Instance, log: log, clock: realClock(), leases: map[string]*shareLease{}}, nil
 }
 
 // Instance returns this process's random id, as other contenders see it.
@@ -137,10 +153,11 @@ func (s *Share) Join(t Task, dir string) (*Lease, error) {
 		return nil, fmt.Errorf("share coordinator: task %s is already joined for %s", t, dir)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sl := &shareLease{s: s, path: path, dir: dir, cancel: cancel, done: make(chan struct{}),
+	sl := &shareLease{s: s, path: path, dir: dir, cancel: cancel, done: make(chan struct{}), cache: s.cacheDelay(dir),
 		log: s.log.With("folder", dir, "task", t.Task)}
 	sl.lease = newLease(t, s.clock)
 	sl.lease.release = sl.release
+	sl.lease.decideWithin = sl.settle() + s.renewEvery() + time.Second
 	sl.lease.abandon = func() {
 		sl.crashed = true
 		_ = sl.lease.Release(context.Background())
@@ -173,10 +190,21 @@ func (s *Share) Close(ctx context.Context) error {
 
 // The intervals, as fractions of the TTL (see Share).
 func (s *Share) renewEvery() time.Duration { return s.opt.TTL / 8 }
-func (s *Share) cacheDelay() time.Duration { return s.opt.TTL / 6 }
-func (s *Share) settle() time.Duration     { return 2*s.cacheDelay() + s.renewEvery() }
-func (s *Share) silence() time.Duration    { return s.opt.TTL - s.settle() }
 func (s *Share) fenceFor() time.Duration   { return s.opt.TTL - s.opt.TTL/4 }
+
+// cacheDelay is C for the folder at dir.
+func (s *Share) cacheDelay(dir string) time.Duration {
+	if s.opt.CacheDelay > 0 {
+		return s.opt.CacheDelay
+	}
+	if network, _ := state.OnNetworkFS(dir); network {
+		return s.opt.TTL / 6
+	}
+	return 0
+}
+
+func (sl *shareLease) settle() time.Duration  { return 2*sl.cache + sl.s.renewEvery() }
+func (sl *shareLease) silence() time.Duration { return sl.s.opt.TTL - sl.settle() }
 
 // shareLease is the contender of one task's lease; its run loop alone touches the
 // fields below lease.
@@ -185,6 +213,7 @@ type shareLease struct {
 	lease  *Lease
 	path   string
 	dir    string
+	cache  time.Duration // C for this folder
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -314,7 +343,7 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		sl.recovered()
-		return sl.claim(ctx, at, nil)
+		return sl.create()
 	case err != nil:
 		return sl.fail("read", err)
 	}
@@ -328,7 +357,7 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 		}
 		reason := ""
 		if perr != nil {
-			reason = fmt.Sprintf("the lease record %s is damaged (%v); it is claimed if it stays unchanged for %s", sl.path, perr, sl.s.silence())
+			reason = fmt.Sprintf("the lease record %s is damaged (%v); it is claimed if it stays unchanged for %s", sl.path, perr, sl.silence())
 		}
 		if perr == nil && cur.Instance == sl.s.instance {
 			// Our own abandoned claim: wait for silence like everyone else.
@@ -339,13 +368,18 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 				sl.log.Info("task's lease held by another process on this host for another path of the folder", "holder_folder", cur.Folder)
 			}
 		}
-		return min(sl.s.renewEvery(), sl.s.silence())
+		return min(sl.s.renewEvery(), sl.silence())
 	}
 	if perr == nil && cur.released() {
 		return sl.claim(ctx, at, cur)
 	}
+	if perr == nil && sl.s.opt.Writer != "" && cur.Writer == sl.s.opt.Writer && cur.Instance != sl.s.instance {
+		// Left by a process on our own state db, which we hold locked: it ended.
+		sl.log.Info("lease left by an earlier process on this state db; taking it over", "instance", cur.Instance)
+		return sl.claim(ctx, at, cur)
+	}
 	quiet := now.Sub(sl.lastChange)
-	if quiet >= sl.s.silence() {
+	if quiet >= sl.silence() {
 		h := cur.holder()
 		sl.log.Info("lease holder silent; taking over", "holder", h.Node, "instance", h.Instance, "silent_for", quiet.Round(time.Millisecond))
 		if perr != nil {
@@ -353,7 +387,36 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 		}
 		return sl.claim(ctx, at, cur)
 	}
-	return min(sl.s.renewEvery(), sl.s.silence()-quiet)
+	return min(sl.s.renewEvery(), sl.silence()-quiet)
+}
+
+// create claims a missing record by creating it exclusively, and reads it back.
+func (sl *shareLease) create() time.Duration {
+	at := sl.s.clock.stamp()
+	mine := sl.me(nil)
+	data := mine.encode()
+	err := sl.s.opt.FS.CreateFile(sl.path, data)
+	if errors.Is(err, fs.ErrExist) {
+		return 0 // another process created it first: read it now
+	}
+	if err != nil {
+		return sl.fail("write", err)
+	}
+	sl.last, sl.lastChange = data, time.Now()
+	back, err := sl.s.opt.FS.ReadFile(sl.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sl.fail("read", err)
+	}
+	cur, _ := parseRecord(back)
+	if err != nil || cur == nil || cur.Instance != mine.Instance || cur.Epoch != mine.Epoch {
+		sl.last, sl.lastChange = back, time.Now()
+		sl.lease.setStandby(cur.holder(), takeoversOf(cur), "")
+		return sl.s.renewEvery()
+	}
+	sl.mine = mine
+	sl.log.Info("holding the task's lease", "node", mine.Node)
+	sl.lease.setHolding(mine.holder(), at, sl.s.fenceFor(), mine.Takeovers, true)
+	return 0
 }
 
 // claim writes this process's record over prev (nil when there was none, or it
@@ -370,10 +433,10 @@ func (sl *shareLease) claim(ctx context.Context, at stamp, prev *record) time.Du
 		// our read-back: do not trust this one; contend again after the silence.
 		sl.log.Warn("lease claim abandoned: writing the record took too long", "took", took.Round(time.Millisecond))
 		sl.lease.setStandby(Holder{}, mine.Takeovers, "")
-		return sl.s.silence()
+		return sl.silence()
 	}
-	sl.lease.setStandby(Holder{}, mine.Takeovers, "")
-	t := time.NewTimer(sl.s.settle())
+	sl.lease.setClaiming(mine.Takeovers)
+	t := time.NewTimer(sl.settle())
 	select {
 	case <-ctx.Done():
 		t.Stop()

@@ -18,7 +18,11 @@ var task = Task{Organization: 11, Workspace: 22, Task: 101}
 
 func newShare(t *testing.T, node, writer string, ttl time.Duration, fsys FS) *Share {
 	t.Helper()
-	s, err := NewShare(ShareOptions{Node: node, Writer: writer, TTL: ttl, FS: fsys})
+	var cache time.Duration
+	if _, stale := fsys.(*staleFS); stale {
+		cache = time.Second // as a network file system's caches would
+	}
+	s, err := NewShare(ShareOptions{Node: node, Writer: writer, TTL: ttl, FS: fsys, CacheDelay: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +188,28 @@ func TestShare_RestartOfTheLastWriterNeedsNoAdoption(t *testing.T) {
 	}
 }
 
+func TestShare_RecordOfADeadProcessOnTheSameStateDBIsClaimedAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const ttl = 4 * time.Second
+	a := newShare(t, "host-a", "db-a", ttl, nil)
+	la := join(t, a, dir)
+	waitFor(t, 3*ttl, "a holds", func() bool { return holding(la) })
+	la.abandon() // SIGKILL; the same host restarts on the same state db
+	a2 := newShare(t, "host-a", "db-a", ttl, nil)
+	la2 := join(t, a2, dir)
+	took := waitFor(t, 3*ttl, "a2 holds", func() bool { return holding(la2) })
+	if took > ttl/2 {
+		t.Errorf("restart after a crash took %s to hold the lease, want less than half the TTL (%s): no wait for silence", took, ttl/2)
+	}
+	if la2.TakeAdopt() {
+		t.Error("restart on the same state db asks for adoption")
+	}
+	if st := la2.Status(); st.Takeovers != 1 {
+		t.Errorf("takeovers = %d, want 1", st.Takeovers)
+	}
+}
+
 func TestShare_ManyContendersOneHolder(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -263,6 +289,16 @@ func (f *staleFS) ReadFile(name string) ([]byte, error) {
 	data, err := f.inner.ReadFile(name)
 	f.cache[name] = staleEntry{data: data, err: err, at: time.Now()}
 	return data, err
+}
+
+func (f *staleFS) CreateFile(name string, data []byte) error {
+	err := f.inner.CreateFile(name, data)
+	if err == nil {
+		f.mu.Lock()
+		f.cache[name] = staleEntry{data: append([]byte(nil), data...), at: time.Now()}
+		f.mu.Unlock()
+	}
+	return err
 }
 
 func (f *staleFS) WriteFile(name, tag string, data []byte) error {
@@ -383,6 +419,9 @@ type failFS struct{}
 
 func (failFS) ReadFile(name string) ([]byte, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+func (failFS) CreateFile(name string, data []byte) error {
+	return &fs.PathError{Op: "open", Path: name, Err: errors.New("disk full")}
 }
 func (failFS) WriteFile(name, tag string, data []byte) error {
 	return &fs.PathError{Op: "write", Path: name, Err: errors.New("disk full")}

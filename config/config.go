@@ -22,6 +22,7 @@ type Config struct {
 	State   State
 	Log     Log
 	Status  Status
+	Cluster Cluster
 	Folders []Folder
 
 	// Warnings are problems that do not stop the config from loading (with

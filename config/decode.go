@@ -18,6 +18,7 @@ type fileConfig struct {
 	State    fileState    `toml:"state"`
 	Log      fileLog      `toml:"log"`
 	Status   fileStatus   `toml:"status"`
+	Cluster  fileCluster  `toml:"cluster"`
 	Defaults folderKeys   `toml:"defaults"`
 	Folders  []fileFolder `toml:"folder"`
 }

@@ -53,6 +53,7 @@ func (v *validator) build(raw *fileConfig) *Config {
 	}
 	v.api(&c.API, raw.API)
 	v.state(&c.State, raw.State)
+	v.cluster(&c.Cluster, raw.Cluster)
 	if s := raw.Log.Level; s != nil {
 		c.Log.Level = *s
 		v.oneOf("log.level", *s, "debug", "info", "warn", "error")

@@ -272,8 +272,13 @@ func (d *Daemon) Status() Status {
 	st := Status{Version: d.opt.Version, Started: d.started, Uptime: now.Sub(d.started).Round(time.Second).String(), Paused: d.paused}
 	st.PassDurations = d.passes.Clone()
 	orgs := map[int64]bool{}
+	lr, _ := d.opt.Gate.(LeaseReporter)
 	for _, w := range d.workers {
-		st.Folders = append(st.Folders, w.snapshot())
+		fs := w.snapshot()
+		if lr != nil {
+			fs.Lease = lr.LeaseStatus(w.f)
+		}
+		st.Folders = append(st.Folders, fs)
 		orgs[w.f.OrganizationID] = true
 	}
 	d.mu.Unlock()

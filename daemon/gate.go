@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"github.com/focussync/focussync/config"
 )
@@ -30,6 +31,34 @@ type Turn struct {
 	// MayWrite, when set, is called before each write request of the pass; an
 	// error stops the pass before that request (a lease that could have lapsed).
 	MayWrite func(ctx context.Context) error
+	// Paused, with Write false, says why this process can neither write nor know
+	// who may (a lease that cannot be read): the folder shows as paused with this
+	// reason rather than as a standby.
+	Paused string
+}
+
+// LeaseReporter is implemented by a Gate that can describe each folder's lease;
+// Status then fills FolderStatus.Lease.
+type LeaseReporter interface {
+	// LeaseStatus returns the lease of f's task, or nil when the gate has none.
+	LeaseStatus(f config.Folder) *LeaseStatus
+}
+
+// LeaseStatus is one folder's lease as the gate sees it.
+type LeaseStatus struct {
+	Role   string `json:"role"`             // holder | standby | paused | starting
+	Holder string `json:"holder,omitempty"` // node name of the holder ("" when none)
+	// Since is when the holder took the lease, by the holder's clock.
+	Since time.Time `json:"since,omitzero"`
+	// AgeSeconds is how long the current holder has held the lease, as seen here.
+	AgeSeconds float64 `json:"age_seconds"`
+	// Takeovers counts how often the lease passed from a holder that had not
+	// released it to another process.
+	Takeovers int    `json:"takeovers"`
+	Reason    string `json:"reason,omitempty"` // why paused, or a conflict
+	// Text is the one-line summary status pages show, e.g. "standby, held by
+	// ws-12 since 2026-12-02 09:14:03 UTC".
+	Text string `json:"text"`
 }
 
 // turn asks the gate, if any, about the next pass of w's folder.

@@ -89,6 +89,9 @@ type FolderStatus struct {
 	HeldDeletes int    `json:"held_deletes,omitempty"`
 	// Passes counts the passes run since the worker started.
 	Passes int `json:"passes"`
+	// Lease is the folder's lease when a coordinator decides who writes (nil
+	// otherwise).
+	Lease *LeaseStatus `json:"lease,omitempty"`
 }
 
 // QuotaStatus is one organization's quota view.

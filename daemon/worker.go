@@ -250,7 +250,7 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 	clk := w.d.clock
 	start := clk.Now()
 	opt := syncer.PassOptions{QuietFailures: true, AllowMassDelete: confirmed && turn.Write,
-		DryRun: !turn.Write, ListFirst: turn.ListFirst || asked.Relist, MayWrite: turn.MayWrite}
+		DryRun: !turn.Write, Offline: !turn.Write, ListFirst: turn.ListFirst || asked.Relist, MayWrite: turn.MayWrite}
 	res, err := w.d.engine.Sync(ctx, w.f, opt)
 	dur := clk.Now().Sub(start)
 	w.d.recordPass(dur)
@@ -294,6 +294,9 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 		}
 		if !turn.Write {
 			s.State = "standby"
+			if turn.Paused != "" {
+				s.State, s.Paused = "paused", turn.Paused
+			}
 		}
 		if err != nil {
 			s.State = "error"

@@ -27,7 +27,5 @@ func Files() map[string]string {
 	return map[string]string{
 		"focussync.service": SystemdUnit(PackageUnitParams()),
 		"focussync.plist":   LaunchdPlist(MacPlistParams()),
-		// newsyslog(8) on macOS: /etc/newsyslog.d/focussync.conf
-		"focussync.newsyslog.conf": NewsyslogConf(MacPlistParams()),
 	}
 }

@@ -27,7 +27,11 @@ func FolderKey(f config.Folder) state.FolderKey {
 
 // PassOptions shape one call of Engine.Sync.
 type PassOptions struct {
-	DryRun          bool // plan only: no write is sent and no record changes
+	DryRun bool // plan only: no write is sent and no record changes
+	// Offline plans from the records alone, sending no request at all, not even a
+	// listing: the pass of a standby, which must leave the task to its holder.
+	// It implies DryRun.
+	Offline         bool
 	AllowMassDelete bool // a person confirmed the deletes held by max_delete
 	// Progress, when set, is called as uploads advance.
 	Progress func(Progress)
@@ -238,6 +242,9 @@ func (e *Engine) now() time.Time {
 // ctx, an ErrFatal).
 func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*Result, error) {
 	res := &Result{Folder: f.Path, Task: f.TaskID, Requests: map[focus.Endpoint]int{}}
+	if opt.Offline {
+		opt.DryRun = true
+	}
 	p := &pass{e: e, f: f, opt: opt, res: res, key: FolderKey(f), budget: e.Budget(f.OrganizationID),
 		log: e.Log.With("folder", f.Path, "task", f.TaskID)}
 	defer p.budget.Announce(p, 0)

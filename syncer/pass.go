@@ -62,7 +62,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	var remote []focus.Attachment
 	listed := false
 	relist := p.opt.ListFirst && !p.relisted
-	if !p.folder.Meta.Listed || relist || p.verifyDue() {
+	if (!p.folder.Meta.Listed || relist || p.verifyDue()) && !p.opt.Offline {
 		first := !p.folder.Meta.Listed || relist
 		p.relisted = p.relisted || relist
 		remote, err = p.list(ctx, p.listPriority())

@@ -30,6 +30,7 @@ func newMetricsHandler(src func() daemon.Status, reg *prometheus.Registry) http.
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		newStatusCollector(src),
+		newLeaseCollector(src),
 	)
 	return promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,

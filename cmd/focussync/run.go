@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/focussync/focussync/cluster"
 	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/daemon"
 )
@@ -20,24 +22,14 @@ func init() {
 const tokenCheck = 5 * time.Second
 
 func runRun(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "run", "run [--config FILE] [--log-file FILE] [-v]\n\n"+
+	fs := newFlagSet(a, "run", "run [--config FILE] [-v]\n\n"+
 		"Runs the daemon in the foreground: watches every folder and keeps its task in\n"+
 		"sync. SIGINT or SIGTERM stop it cleanly; SIGHUP reloads the config and the token.\n"+
-		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise; or to\n"+
-		"--log-file, which focussync rotates itself.")
+		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise.")
 	cfgPath := configFlag(fs)
 	verbose := fs.Bool("v", false, "debug logging")
-	logFile := fs.String("log-file", "", "write the log to this `FILE` (JSON lines) instead of stderr; past 10 MiB it moves to FILE.1 (FILE.1 to FILE.2, ...), keeping 5 old files")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *logFile != "" {
-		f, err := openLogFile(*logFile, logMaxSize, logKeep)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		a = &app{stdout: a.stdout, stderr: f}
 	}
 	// Under the Windows service manager the daemon runs through it, with no console:
 	// its log goes to a file. Elsewhere (systemd, launchd, a terminal) the process
@@ -57,10 +49,17 @@ func runRun(ctx context.Context, a *app, args []string) error {
 }
 
 // openServiceLog opens the log file of a Windows service: focussync.log beside the
-// default state db (%ProgramData%\focussync), rotated by size (logMaxSize,
-// logKeep old files).
-func openServiceLog() (*rotatingFile, error) {
-	return openLogFile(filepath.Join(filepath.Dir(config.DefaultStatePath()), "focussync.log"), logMaxSize, logKeep)
+// default state db (%ProgramData%\focussync).
+func openServiceLog() (*os.File, error) {
+	dir := filepath.Dir(config.DefaultStatePath())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("service log: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "focussync.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("service log: %w", err)
+	}
+	return f, nil
 }
 
 // runDaemon runs the daemon until ctx ends.
@@ -76,7 +75,13 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	}
 	defer rt.Close()
 	v, _, _ := buildInfo()
-	d := daemon.New(rt.engine, daemon.Options{Log: rt.log, Version: v})
+	coord, err := newCoordinator(rt.cfg.Cluster, rt.store, rt.log)
+	if err != nil {
+		return err
+	}
+	var d *daemon.Daemon
+	gate := cluster.NewGate(coord, rt.store, func(path string) { _ = d.SyncNow(path) }, rt.log)
+	d = daemon.New(rt.engine, daemon.Options{Log: rt.log, Version: v, Gate: gate})
 	rt.log.Info("focussync starting", "version", v, "config", rt.cfg.Path, "state", rt.cfg.State.Path, "folders", len(rt.cfg.Folders))
 
 	ctx, stop := context.WithCancel(ctx)
@@ -93,7 +98,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
-		watchReload(ctx, rt, d, hup, ping, notify, verbose)
+		watchReload(ctx, rt, d, gate, hup, ping, notify, verbose)
 	}()
 	notified := make(chan struct{})
 	go func() {
@@ -105,6 +110,12 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	<-notified
 	<-reloaded
 	d.Wait()
+	// Only now that no worker writes: a standby elsewhere takes over at once.
+	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	if err := gate.Close(rctx); err != nil {
+		rt.log.Warn("cannot release the task leases; standbys take over after lease_ttl", "err", err)
+	}
+	cancel()
 	rt.log.Info("focussync stopped")
 	return nil
 }
@@ -112,7 +123,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 // watchReload reloads the config and token on SIGHUP, and the token when its file
 // changes. An invalid new config is refused and the running one kept. It answers
 // the liveness pings of ping.
-func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-chan os.Signal, ping <-chan chan struct{}, notify *notifier, verbose bool) {
+func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, gate *cluster.Gate, hup <-chan os.Signal, ping <-chan chan struct{}, notify *notifier, verbose bool) {
 	tick := time.NewTicker(tokenCheck)
 	defer tick.Stop()
 	token, _, _ := rt.cfg.Token()
@@ -138,11 +149,17 @@ func watchReload(ctx context.Context, rt *daemonEnv, d *daemon.Daemon, hup <-cha
 				rt.log.Warn("[api] base_url changed: it takes effect at the next restart")
 				cfg.API.BaseURL = rt.cfg.API.BaseURL
 			}
+			old := rt.cfg.Cluster
 			rt.cfg = cfg
 			setLevel(rt.level, cfg.Log.Level, verbose)
 			rt.log.Info("config reloaded", "folders", len(cfg.Folders))
 			token = reloadToken(rt, d, token, true)
+			changed := reloadCluster(rt, gate, old, cfg.Cluster)
 			d.Apply(cfg.Folders)
+			gate.Keep(ctx, cfg.Folders)
+			if changed {
+				d.Kick() // every folder joins the new coordinator's lease
+			}
 			notify.Reloaded(d.Status())
 		case <-tick.C:
 			if rt.cfg.API.TokenFile != "" && os.Getenv("FOCUS_API_TOKEN") == "" {

@@ -64,6 +64,9 @@ type folderStatus struct {
 	LastError         string           `json:"last_error"`
 	Failures          []syncer.Failure `json:"failures"`
 	Skipped           []syncer.Skip    `json:"skipped"`
+	// Lease is the task's lease ([cluster]): role, holder, age, takeovers; absent
+	// without a coordinator or when no daemon runs.
+	Lease *daemon.LeaseStatus `json:"lease,omitempty"`
 }
 
 // daemonReport turns the daemon's status, fetched from u, into a statusReport.
@@ -81,7 +84,7 @@ func daemonReport(u string, st *daemon.Status) statusReport {
 			Path: f.Path, Task: f.Task, State: f.State, Watch: f.Watch, Files: f.Files,
 			UnconfirmedWrites: f.Unconfirmed, Refused: f.Refused, HeldDeletes: f.HeldDeletes,
 			Held: f.Held, Paused: f.Paused, LastError: f.LastError,
-			Failures: f.Failures, Skipped: f.Skipped,
+			Failures: f.Failures, Skipped: f.Skipped, Lease: f.Lease,
 		}
 		pending := f.Pending
 		row.Pending = &pending
@@ -311,6 +314,9 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 		}
 		if f.LastError != "" {
 			notes = append(notes, fmt.Sprintf("%s: last error: %s", printable(f.Path), f.LastError))
+		}
+		if n := leaseNote(f.Lease); n != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s", printable(f.Path), n))
 		}
 	}
 	if !rep.Running {

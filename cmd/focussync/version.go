@@ -47,7 +47,7 @@ func buildInfo() (v, c, d string) {
 // userAgent is sent with every API request.
 func userAgent() string {
 	v, _, _ := buildInfo()
-	return "focussync/" + v + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	return "focussync/" + v + " (" + runtime.GOOS + "/" + runtime.GOARCH + "; instance " + instanceID + ")"
 }
 
 func runVersion(ctx context.Context, a *app, args []string) error {

@@ -277,6 +277,7 @@ func (e *Emulator) admit(rt route, now time.Time) (pre reply, refused bool) {
 // answer records the request, waits the latency and writes the reply (or drops
 // the connection).
 func (e *Emulator) answer(w http.ResponseWriter, r *http.Request, rt route, rep reply, rec *Request) {
+	rec.Handled = e.opts.Now()
 	// Read what the handler left of the body, so that the client sees the answer
 	// rather than a reset, and so that a client that goes away is noticed.
 	drain(r)

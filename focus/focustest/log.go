@@ -10,11 +10,16 @@ import (
 
 // Request is one request as the emulator received and answered it.
 type Request struct {
-	Time     time.Time // when it arrived
-	Method   string
-	Path     string
-	Endpoint focus.Endpoint // "" for a path that names no endpoint
-	TaskID   int64          // 0 when the path has no valid task id
+	Time time.Time // when it arrived
+	// Handled is when the handler was done: a write was applied by then.
+	Handled time.Time
+	// UserAgent is the client's User-Agent header: focussync names its process
+	// in it, so tests tell which process sent each write.
+	UserAgent string
+	Method    string
+	Path      string
+	Endpoint  focus.Endpoint // "" for a path that names no endpoint
+	TaskID    int64          // 0 when the path has no valid task id
 	// Status is the status answered, 0 when the connection was closed without
 	// an answer (Fault "drop" or "canceled").
 	Status int
@@ -42,6 +47,7 @@ func newRequest(r *http.Request, ep focus.Endpoint, now time.Time) Request {
 		ContentLength: r.ContentLength,
 		Chunked:       slices.Contains(r.TransferEncoding, "chunked"),
 		ContentType:   r.Header.Get("Content-Type"),
+		UserAgent:     r.Header.Get("User-Agent"),
 	}
 }
 
