@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,5 +109,44 @@ func TestSync_UnauthorizedSaysItOnce(t *testing.T) {
 	out := r.stdout + r.stderr
 	if !strings.Contains(out, "list task 101: auth (HTTP 401)") || strings.Contains(out, "list task: list task") {
 		t.Errorf("the 401 is not reported once and plainly:\n%s", out)
+	}
+}
+
+// TestRun_LogFile checks that run --log-file writes the log there (JSON lines,
+// mode 0600) and nothing to stderr.
+func TestRun_LogFile(t *testing.T) {
+	e := newEnv(t)
+	logPath := filepath.Join(e.dir, "logs", "focussync.log")
+	e.write("a.txt", "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "run", "--log-file", logPath)
+	var stderr lockedBuffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "a.txt", func() bool { return e.attachmentNamed("a.txt") })
+	waitUntil(t, 30*time.Second, "the pass in the log file", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "folder in sync")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := jsonLines(t, string(b))
+	if len(linesWith(lines, "focussync starting")) != 1 || len(linesWith(lines, "focussync stopped")) != 1 {
+		t.Errorf("the log file lacks the start or the stop:\n%s", b)
+	}
+	if stderr.String() != "" {
+		t.Errorf("stderr = %q, want nothing: the log goes to the file", stderr.String())
+	}
+	if st, err := os.Stat(logPath); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode: %v %v", st, err)
 	}
 }
