@@ -18,14 +18,11 @@ import (
 // metricsNamespace prefixes every focussync metric.
 const metricsNamespace = "focussync"
 
-// newMetricsHandler serves GET /metrics: the daemon's state read from src at each
-// scrape, the process and Go runtime collectors, and the handler's own request
-// counts. reg is where the status server's own collectors (requests by path and
-// code) are registered; it may be nil.
-func newMetricsHandler(src func() daemon.Status, reg *prometheus.Registry) http.Handler {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
+// newMetricsHandler serves GET /metrics from a registry of its own: the daemon's
+// state read from src at each scrape, the process and Go runtime collectors, and
+// the handler's own request counts.
+func newMetricsHandler(src func() daemon.Status) http.Handler {
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),

@@ -116,11 +116,11 @@ func (n *notifier) run(ctx context.Context, src func() daemon.Status, ready <-ch
 	checks = append([]livenessCheck{statusAnswers(src)}, checks...)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	sendReady := func() {
+	sendReady := func(st daemon.Status) {
 		ready = nil
 		n.mu.Lock()
 		n.ready = true
-		n.lastStatus = statusLine(src())
+		n.lastStatus = statusLine(st)
 		n.mu.Unlock()
 		n.send(sd.SdNotifyReady, "STATUS="+n.lastStatus)
 	}
@@ -129,14 +129,9 @@ func (n *notifier) run(ctx context.Context, src func() daemon.Status, ready <-ch
 		case <-ctx.Done():
 			return
 		case <-ready:
-			sendReady()
+			sendReady(src())
 			continue
 		case <-tick.C:
-		}
-		if ready != nil && src().Paused != "" {
-			// All work waits for a new token, which a reload brings: the daemon is
-			// up, and systemctl start must not wait for ever.
-			sendReady()
 		}
 		if err := checkAlive(ctx, checks, min(aliveTimeout, every)); err != nil {
 			if ctx.Err() != nil {
@@ -153,18 +148,26 @@ func (n *notifier) run(ctx context.Context, src func() daemon.Status, ready <-ch
 			}
 			continue
 		}
-		n.mu.Lock()
-		if n.hung {
-			n.hung = false
-			n.log.Info("the daemon answers again")
+		st := src()
+		if ready != nil && st.Paused != "" {
+			// All work waits for a new token, which a reload brings: the daemon is
+			// up, and systemctl start must not wait for ever.
+			sendReady(st)
 		}
-		line, isReady := statusLine(src()), n.ready
+		n.mu.Lock()
+		recovered := n.hung
+		n.hung = false
+		isReady := n.ready
+		line := statusLine(st)
 		if !isReady {
-			line = startingLine(src())
+			line = startingLine(st)
 		}
 		changed := line != n.lastStatus
 		n.lastStatus = line
 		n.mu.Unlock()
+		if recovered {
+			n.log.Info("the daemon answers again")
+		}
 		var msg []string
 		if n.watchdog > 0 {
 			msg = append(msg, sd.SdNotifyWatchdog)

@@ -80,6 +80,7 @@ type pageState struct {
 	Meter    []string                     `json:"meter"` // the gauges' values
 	Activity []string                     `json:"activity"`
 	Ready    string                       `json:"ready"`
+	ReadyWhy string                       `json:"ready_why"` // the reasons shown over "not ready"
 	Updated  string                       `json:"updated"`
 	Offline  bool                         `json:"offline"`
 	Notes    string                       `json:"notes"`
@@ -104,6 +105,7 @@ const readPage = `(() => {
 		meter: [...document.querySelectorAll("#quota meter")].map(e => String(e.value) + "/" + String(e.max)),
 		activity: [...document.querySelectorAll("#activity li")].map(e => e.innerText),
 		ready: document.getElementById("ready").innerText,
+		ready_why: document.getElementById("ready").title,
 		updated: document.getElementById("updated").innerText,
 		offline: !document.getElementById("offline").hidden,
 		notes: [...document.querySelectorAll("tr.notes")].map(e => e.innerText).join("\n"),
@@ -195,6 +197,9 @@ func TestStatusPage_Browser(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: the page shows %q, want %q", c.what, c.got, c.want)
 		}
+	}
+	if want := oddFolder + ": paused: folder root is missing"; !strings.Contains(ps.ReadyWhy, want) {
+		t.Errorf("the reasons over %q lack %q:\n%s", ps.Ready, want, ps.ReadyWhy)
 	}
 	for _, want := range []string{"deletes held: 9 deletes exceed max_delete", "paused: folder root is missing", "not synced: big.iso: 400 file too large"} {
 		if !strings.Contains(ps.Notes, want) {

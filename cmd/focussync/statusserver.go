@@ -121,7 +121,7 @@ func statusHandler(src statusSource) http.Handler {
 	})
 	mux.HandleFunc("GET /healthz", healthHandler(append([]livenessCheck{statusAnswers(src.Status)}, src.Alive...), aliveTimeout))
 	mux.HandleFunc("GET /readyz", readyHandler(src.Status))
-	mux.Handle("GET /metrics", newMetricsHandler(src.Status, nil))
+	mux.Handle("GET /metrics", newMetricsHandler(src.Status))
 	return mux
 }
 
