@@ -68,6 +68,8 @@ var validationCases = []struct {
 	{"listen no port", head + "[status]\nlisten = \"7788\"\n" + folder1, []string{`config.toml:7: status.listen: must be host:port`}},
 	{"listen port name", head + "[status]\nlisten = \"localhost:http\"\n" + folder1, []string{`config.toml:7: status.listen: port must be a number`}},
 	{"state path under a file", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"file/state.db\"\n" + folder1, []string{`config.toml:5: state.path: `, `file: not a directory`}},
+	{"state path in a folder", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"a/state.db\"\n" + folder1, []string{`config.toml:5: state.path: `, `lies inside the watched folder folder[1]`}},
+	{"state path below a recursive folder", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"a/inner/state.db\"\n" + folder1 + "recursive = true\n", []string{`config.toml:5: state.path: `, `lies inside the watched folder folder[1]`}},
 	{"state path empty", "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"\"\n" + folder1, []string{`config.toml:5: state.path: is empty`}},
 	{"inline folder tables", "folder = [\n  {path = \"a\", task_id = 1},\n  {path = \"b\", task_id = -1},\n]\n" + head, []string{"config.toml:3: folder[2].task_id: must be greater than 0 (got -1)"}},
 	{"inline api table", "api = {organization_id = 1, workspace_id = 0}\n[state]\npath = \"s.db\"\n" + folder1, []string{"config.toml:1: api.workspace_id: must be greater than 0"}},
@@ -240,5 +242,39 @@ func TestParseWith_AllowMissingFolders(t *testing.T) {
 	}
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "config.toml:7: folder[1].path:") || !strings.Contains(c.Warnings[0], "paused") {
 		t.Fatalf("warnings = %q", c.Warnings)
+	}
+}
+
+func TestParse_Warnings(t *testing.T) {
+	// Below a folder that is not recursive, the state db is out of the scan's reach.
+	c, _ := mustParse(t, "[api]\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"a/inner/state.db\"\n"+folder1)
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings %q, want none", c.Warnings)
+	}
+	c, _ = mustParse(t, "[api]\nbase_url = \"http://10.0.0.5:8765/api\"\norganization_id = 1\nworkspace_id = 2\n"+
+		"[defaults]\nsettle = \"41610d\"\n"+"[[folder]]\npath = \"/\"\ntask_id = 1\nverify = \"91d\"\nrescan = \"7d\"\n")
+	want := []string{
+		"config.toml:2: api.base_url: http://10.0.0.5:8765/api is plain http to 10.0.0.5",
+		"config.toml:6: defaults.settle: 41610d is very long (more than 1h)",
+		"config.toml:8: folder[1].path: / is the root of a file system",
+		"config.toml:10: folder[1].verify: 91d is very long (more than 90d)",
+	}
+	if len(c.Warnings) != len(want) {
+		t.Errorf("warnings:\n%s\nwant %d", strings.Join(c.Warnings, "\n"), len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, got := range c.Warnings {
+			found = found || strings.Contains(got, w)
+		}
+		if !found {
+			t.Errorf("no warning %q in:\n%s", w, strings.Join(c.Warnings, "\n"))
+		}
+	}
+	for _, ok := range []string{"http://127.0.0.1:8765/api", "http://localhost:8765/api", "http://[::1]:8765/api", "https://focus.example.com/api"} {
+		c, _ := mustParse(t, "[api]\nbase_url = \""+ok+"\"\norganization_id = 1\nworkspace_id = 2\n[state]\npath = \"s.db\"\n"+folder1)
+		if len(c.Warnings) != 0 {
+			t.Errorf("base_url %s: warnings %q, want none", ok, c.Warnings)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -48,9 +49,21 @@ func FormatDuration(d time.Duration) string {
 	case d >= day && d%day == 0:
 		return fmt.Sprintf("%dd", d/day)
 	case d >= day:
-		return fmt.Sprintf("%dd%s", d/day, (d % day).String())
+		return fmt.Sprintf("%dd%s", d/day, short(d%day))
 	}
-	return d.String()
+	return short(d)
+}
+
+// short prints d without zero minutes or seconds at its end: "1h", "1h30m", "90s".
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // warnFolderPath warns about a folder that is the root of a file system, a

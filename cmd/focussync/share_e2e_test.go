@@ -120,7 +120,7 @@ func TestCheck_Warnings(t *testing.T) {
 	}
 	for _, want := range []string{
 		"folder[1].path: / is the root of a file system",
-		"folder[1].settle: 41610d is very long (more than 1h0m0s)",
+		"folder[1].settle: 41610d is very long (more than 1h)",
 		"folder[1].rescan: 30d is very long (more than 7d)",
 		"folder[1].verify: 400d is very long (more than 90d)",
 		`[status] listen = "0.0.0.0:7788" is reachable from other machines`,
