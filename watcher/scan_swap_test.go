@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,5 +98,49 @@ func TestScan_SwappedBetweenListingAndRead(t *testing.T) {
 				t.Errorf("files = %v, want b.txt", sortedKeys(snap.Files))
 			}
 		})
+	}
+}
+
+// TestWatch_SwappedDirectoryLeadsNowhere: a directory swapped for a symlink to a
+// tree outside the folder, between the listing of its parent and its own watch,
+// does not lead the recursive watch into that tree.
+func TestWatch_SwappedDirectoryLeadsNowhere(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	outside := t.TempDir()
+	for _, d := range []string{filepath.Join(root, "sub", "inner"), filepath.Join(outside, "deep", "deeper")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inner := filepath.Join(root, "sub", "inner")
+	var mu sync.Mutex
+	var added []string
+	swapped := false
+	hook := func(dir string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		added = append(added, dir)
+		if dir == inner && !swapped {
+			swapped = true
+			if err := os.Remove(inner); err != nil {
+				t.Error(err)
+			}
+			if err := os.Symlink(outside, inner); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	startTestWatch(t, WatchOptions{Root: root, Recursive: true, addHook: hook})
+	mu.Lock()
+	defer mu.Unlock()
+	if !swapped {
+		t.Fatalf("the watch never added %s (added %v)", inner, added)
+	}
+	for _, d := range added {
+		if strings.HasPrefix(d, inner+string(os.PathSeparator)) {
+			t.Errorf("the watch went through the swapped directory: it added %s", d)
+		}
 	}
 }

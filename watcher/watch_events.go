@@ -2,11 +2,14 @@ package watcher
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/focussync/focussync/internal/safefs"
 )
 
 // maxPendingDirOps bounds the directory operations waiting for the adder.
@@ -314,7 +317,9 @@ func (s *session) addTree(full, rel string) error {
 	if !s.w.recursive {
 		return nil
 	}
-	entries, err := os.ReadDir(full)
+	// Listed beneath the root without following symlinks: a directory swapped
+	// for a symlink since its parent was listed does not lead the watch outside.
+	entries, err := readDirBeneath(s.w.root, rel)
 	if err != nil {
 		s.w.log.Debug("cannot list directory to watch it", "dir", rel, "err", err)
 	}
@@ -366,4 +371,14 @@ func (s *session) removeTree(full string) {
 	for _, d := range gone {
 		_ = s.fw.Remove(d)
 	}
+}
+
+// readDirBeneath lists the directory rel beneath root, following no symlink.
+func readDirBeneath(root, rel string) ([]fs.DirEntry, error) {
+	d, err := safefs.OpenDir(root, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
 }

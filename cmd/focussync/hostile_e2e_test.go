@@ -94,8 +94,15 @@ type proc struct {
 
 func (e *env) start(args ...string) *proc {
 	e.t.Helper()
+	return e.startEnv(nil, args...)
+}
+
+// startEnv is start with more environment variables ("NAME=value").
+func (e *env) startEnv(vars []string, args ...string) *proc {
+	e.t.Helper()
 	p := &proc{out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = e.command(context.Background(), args...)
+	p.cmd.Env = append(p.cmd.Env, vars...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)

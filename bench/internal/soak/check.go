@@ -258,9 +258,16 @@ type Figures struct {
 	Duplicates, Missing, Wrong  int
 	Extra                       int
 	Unmanaged, UnmanagedTouched int
-	Failures                    []string // failed checks
-	WorkloadErrors              []string // the workload's own errors (not checks)
-	DaemonLogs                  []string // tails of killed or failing daemons' logs
+	// SecretInBodies counts request bodies that held a piece of the secret file
+	// outside the folders (symlinked and FIFO-swapped by the hostile actor);
+	// SecretStored, attachments (deleted ones included) that held it whole.
+	SecretInBodies, SecretStored int
+	// UploadsCut counts uploads the daemons cut short because a file was not
+	// the one scanned (a swap that came between scan and upload).
+	UploadsCut     int
+	Failures       []string // failed checks
+	WorkloadErrors []string // the workload's own errors (not checks)
+	DaemonLogs     []string // tails of killed or failing daemons' logs
 }
 
 // OK reports whether every check passed.
@@ -323,6 +330,8 @@ func (f *Figures) Markdown() string {
 	row("refused files reported (/status; `sync` exit code)", fmt.Sprintf("%v; exit %d naming them: %v", f.RefusedReported, f.SyncExit, f.SyncNamesRefused))
 	row("writes in the quiet period / by a final `sync`", fmt.Sprintf("%d / %d", f.QuietWrites, f.SyncWrites))
 	row("exit code after SIGTERM", strconv.Itoa(f.StopExit))
+	row("hostile swaps (symlink to a secret outside / FIFO); uploads cut short by one", fmt.Sprintf("%d / %d; %d", f.Ops["swapped-symlink"], f.Ops["swapped-fifo"], f.UploadsCut))
+	row("secret sent: request bodies with a piece of it / attachments holding it", fmt.Sprintf("%d / %d", f.SecretInBodies, f.SecretStored))
 	for _, fl := range f.Failures {
 		row("**check failed**", strings.ReplaceAll(fl, "|", "\\|"))
 	}

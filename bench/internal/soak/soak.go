@@ -6,6 +6,8 @@ package soak
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -68,6 +70,11 @@ type run struct {
 	fig    *Figures
 	settle bool // the current config's settle toggle, flipped by reloads
 	hand   []focustest.Stored
+	// secret is the content of a file outside the folders that the hostile
+	// actor links to; watch looks for pieces of it in every request body.
+	secret  []byte
+	watch   *focustest.SecretWatch
+	counted *benchenv.Daemon // the last daemon whose cut uploads were counted
 	// probeFails counts the status probes in a row that got no answer.
 	probeFails int
 	logs       []string // the tails of the daemons' logs
@@ -100,6 +107,7 @@ func Run(ctx context.Context, opt Options) (*Figures, error) {
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
+	defer r.checkSecret() // also when the soak ends early
 	if err := r.chaos(ctx); err != nil {
 		return r.fig, err
 	}
@@ -139,6 +147,9 @@ func (r *run) setup() error {
 		if err := os.WriteFile(filepath.Join(r.opt.Dir, filepath.FromSlash(p)), []byte("the server refuses this file\n"), 0o644); err != nil {
 			return fmt.Errorf("soak setup: %w", err)
 		}
+	}
+	if err := r.plantSecret(); err != nil {
+		return fmt.Errorf("soak setup: %w", err)
 	}
 	e.Srv.RejectNames("*.refused")
 	for i, h := range handmade {
@@ -182,6 +193,7 @@ func (r *run) storedByID(task, id int64) focustest.Stored {
 }
 
 func (r *run) startDaemon(ctx context.Context) error {
+	r.countCuts()
 	d, err := r.env.StartDaemon(ctx)
 	if err != nil {
 		return err
@@ -356,4 +368,49 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// plantSecret writes a secret file beside the folders (as a token file sits beside
+// a share the service can read), hands its path to the workload's hostile actor
+// and watches every request body for any 16-byte piece of it.
+func (r *run) plantSecret() error {
+	r.secret = []byte(fmt.Sprintf("toggl_sk_soak_secret_%016x%016x\n", r.rng.Uint64(), r.rng.Uint64()))
+	p := filepath.Join(r.opt.Dir, "secret-token")
+	if err := os.WriteFile(p, r.secret, 0o600); err != nil {
+		return err
+	}
+	r.wl.secret, r.wl.secretSize = p, int64(len(r.secret))
+	r.watch = focustest.NewSecretWatch(r.secret, 16)
+	r.env.Srv.SetBodyTap(r.watch.Tap)
+	return nil
+}
+
+// checkSecret records whether any request body carried a piece of the secret or
+// any attachment, deleted ones included, ever held it.
+func (r *run) checkSecret() {
+	r.countCuts()
+	r.fig.SecretInBodies = r.watch.Seen()
+	sum := sha256.Sum256(r.secret)
+	h := hex.EncodeToString(sum[:])
+	for _, task := range []int64{taskA, taskB} {
+		for _, a := range r.env.Srv.AllAttachments(task) {
+			if a.SHA256 == h {
+				r.fig.SecretStored++
+			}
+		}
+	}
+	if r.fig.SecretInBodies > 0 || r.fig.SecretStored > 0 {
+		r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("the secret outside the folders reached the server: pieces of it in %d request bodies, whole in %d attachments",
+			r.fig.SecretInBodies, r.fig.SecretStored))
+	}
+}
+
+// countCuts adds the uploads that the current daemon cut short because a file was
+// swapped after its scan (the hostile actor's swaps that hit that window), once
+// per daemon.
+func (r *run) countCuts() {
+	if r.d != nil && r.d != r.counted {
+		r.fig.UploadsCut += strings.Count(r.d.Log(), "upload cut short")
+		r.counted = r.d
+	}
 }

@@ -31,6 +31,11 @@ type workload struct {
 	seq   int
 	wg    sync.WaitGroup
 	errs  []error
+
+	// secret is a file outside the folders that the hostile actor links to;
+	// secretSize its size.
+	secret     string
+	secretSize int64
 }
 
 func newWorkload(dir string, seed int64) *workload {
@@ -176,6 +181,24 @@ func (w *workload) step(ctx context.Context) {
 		chunks, gap := 4+w.rng.IntN(6), time.Duration(200+w.rng.IntN(1300))*time.Millisecond
 		w.wg.Add(1)
 		go w.slowWrite(ctx, rel, chunks, gap, w.rng.Uint64())
+	case x < 95:
+		// The hostile actor: a new file of the secret's size, replaced a moment
+		// later (often between its scan and its upload) by a symlink to the
+		// secret outside the folders, or by a FIFO.
+		kind = "hostile-add"
+		if w.secret != "" {
+			rel := w.newName(places[w.rng.IntN(len(places))], "swap")
+			if err = w.write(rel, w.secretSize); err == nil {
+				w.files[rel] = true
+				// Mostly after the settle time (1 to 1.5 s) and the scan that
+				// follows, and often before the upload, which waits for the
+				// quota for up to its 20 s window.
+				wait := time.Duration(1000+w.rng.IntN(14000)) * time.Millisecond
+				fifo := w.rng.IntN(3) == 0
+				w.wg.Add(1)
+				go w.swap(ctx, rel, wait, fifo)
+			}
+		}
 	default:
 		kind = "vanish"
 		rel := w.newName(places[w.rng.IntN(len(places))], "gone")
@@ -272,6 +295,38 @@ func (w *workload) vanish(ctx context.Context, rel string, wait time.Duration) {
 	if err != nil {
 		w.errs = append(w.errs, fmt.Errorf("vanish %q: %w", rel, err))
 	}
+}
+
+// swap replaces a file by a symlink to the secret, or by a FIFO, after wait, the
+// way an attacker with write access to the share would: made beside it, renamed
+// over it. The path leaves the workload's files: it holds no regular file now.
+func (w *workload) swap(ctx context.Context, rel string, wait time.Duration, fifo bool) {
+	defer w.wg.Done()
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
+	}
+	p := w.abs(rel)
+	tmp := filepath.Join(filepath.Dir(p), ".swap-"+filepath.Base(p))
+	var err error
+	what := "symlink"
+	if fifo {
+		what = "fifo"
+		err = mkfifo(tmp)
+	} else {
+		err = os.Symlink(w.secret, tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.files, rel)
+	if err != nil {
+		w.errs = append(w.errs, fmt.Errorf("swap %q for a %s: %w", rel, what, err))
+		return
+	}
+	w.ops["swapped-"+what]++
 }
 
 // wait waits for the slow writers and vanishing files in flight.
