@@ -109,6 +109,7 @@ type Result struct {
 	Settling bool
 
 	Requests map[focus.Endpoint]int // requests sent, retries included
+	Sent     []Op                   // the write requests sent, in order (retries not repeated)
 	Plan     *Plan                  // the first plan (the whole plan on a dry run)
 	Listed   bool                   // the task was listed (adoption, recovery or verification)
 }
@@ -259,11 +260,15 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 		// Each round retries what failed before: only the last round's failures count.
 		p.res.Failed, p.failed = nil, nil
 		plan, err := p.plan(ctx)
-		if err != nil || plan == nil {
+		if err != nil {
 			return res, err
 		}
 		if round == 0 {
 			res.Plan = plan
+		}
+		if plan.Paused != "" {
+			res.Paused = plan.Paused
+			return res, nil
 		}
 		res.Held = plan.Held
 		res.Skipped = plan.Skipped
@@ -304,7 +309,7 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 		if err := p.execute(ctx, plan); err != nil {
 			return res, err
 		}
-		if len(p.deferred) > 0 && !opt.WaitSettle {
+		if len(plan.Deferred) > 0 && !opt.WaitSettle {
 			// A delete waits for a file that is still settling (perhaps its new
 			// name): the caller looks again after the settle time.
 			return res, p.finish()
@@ -321,8 +326,12 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 	}
 	p.res.Failed, p.failed = nil, nil
 	plan, err := p.plan(ctx)
-	if err != nil || plan == nil {
+	if err != nil {
 		return res, err
+	}
+	if plan.Paused != "" {
+		res.Paused = plan.Paused
+		return res, nil
 	}
 	if !plan.Empty() {
 		p.reportLeft(plan)
@@ -344,7 +353,6 @@ type pass struct {
 	snap     *watcher.Snapshot
 	listedAt time.Time         // when this round listed the task; zero when it did not
 	relisted bool              // PassOptions.ListFirst's listing was made
-	deferred map[string]bool   // deletes put off while a file of the same size settles
 	failed   map[string]string // path -> reason, failures of this call
 	progress Progress
 }
@@ -470,6 +478,9 @@ func (p *pass) addFailure(f Failure) {
 
 // reportLeft reports the ops of a plan that could not be completed.
 func (p *pass) reportLeft(plan *Plan) {
+	for _, in := range append(append([]state.Intent(nil), plan.Recovery.Resend...), plan.Recovery.Replace...) {
+		p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet; will retry", in.AttachmentID))
+	}
 	for _, b := range plan.Uploads {
 		for _, f := range b.Files {
 			p.fail(f.Path, "upload did not complete; will retry")
@@ -477,9 +488,7 @@ func (p *pass) reportLeft(plan *Plan) {
 	}
 	if plan.Held == "" {
 		for _, d := range plan.Deletes {
-			if !p.deferred[d.Path] { // waiting for a settling file is not a failure
-				p.fail(d.Path, "delete did not complete; will retry")
-			}
+			p.fail(d.Path, "delete did not complete; will retry")
 		}
 	}
 	for _, u := range plan.Updates {

@@ -18,6 +18,9 @@ import (
 // listing, in one transaction), then uploads, deletes, renames and reorders.
 // Failures of single files are reported; the error is for what stops the folder.
 func (p *pass) execute(ctx context.Context, plan *Plan) error {
+	if err := p.recover(ctx, plan.Recovery); err != nil {
+		return err
+	}
 	m := p.meta()
 	put := append(append([]state.FileRecord{}, plan.Adopt...), plan.Touch...)
 	if err := p.commit(state.Change{Put: put, Delete: plan.Forget, Meta: &m}); err != nil {
@@ -43,16 +46,7 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 		left--
 		p.budget.Announce(p, left)
 	}
-	waiting := p.settlingSizes()
-	p.deferred = map[string]bool{}
 	for _, d := range plan.Deletes {
-		if r, ok := p.folder.Files[d.Path]; ok && waiting[r.Size] {
-			// A file of the same size is still settling: it may be this one, renamed
-			// a moment ago. The delete waits for the next round, which may find a rename.
-			p.log.Debug("delete waits for a settling file of the same size", "file", d.Path)
-			p.deferred[d.Path] = true
-			continue
-		}
 		if err := p.remove(ctx, d); err != nil {
 			return err
 		}
@@ -81,6 +75,7 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 	ups := p.uploadsOf(files)
 	p.progress.Current = batchName(files)
 	p.report()
+	p.res.Sent = append(p.res.Sent, Op{Kind: "upload", Path: files[0].Path, Files: len(files)})
 
 	var created []focus.Attachment
 	ep := focus.EndpointBulk
@@ -219,7 +214,9 @@ func (p *pass) uploaded(ctx context.Context, in *state.Intent, created []focus.A
 	c := state.Change{EndIntents: []uint64{in.ID}}
 	for i, f := range in.Files {
 		j := match[i]
-		c.Put = append(c.Put, p.recordFor(f, created[j]))
+		rec := recordFor(f, created[j])
+		rec.UpdatedAt = p.e.now()
+		c.Put = append(c.Put, rec)
 		if f.Replaces != 0 {
 			c.Begin = append(c.Begin, &state.Intent{Op: state.IntentDelete, AttachmentID: f.Replaces, Name: f.Name, Started: p.e.now()})
 		}
@@ -253,8 +250,9 @@ func matchCreated(created []focus.Attachment, used []bool, f state.IntentFile, i
 	return -1
 }
 
-// recordFor is the record of a file uploaded (or adopted) as attachment a.
-func (p *pass) recordFor(f state.IntentFile, a focus.Attachment) state.FileRecord {
+// recordFor is the record of a file uploaded (or adopted) as attachment a; the
+// caller stamps UpdatedAt.
+func recordFor(f state.IntentFile, a focus.Attachment) state.FileRecord {
 	return state.FileRecord{
 		Path:         f.Path,
 		Size:         f.Size,
@@ -264,8 +262,13 @@ func (p *pass) recordFor(f state.IntentFile, a focus.Attachment) state.FileRecor
 		AttachmentID: a.ID,
 		RemoteName:   f.Name,
 		DisplayOrder: f.DisplayOrder,
-		UpdatedAt:    p.e.now(),
 	}
+}
+
+// owner returns the record that owns attachment id.
+func (p *pass) owner(id int64) (state.FileRecord, bool) {
+	path, ok := ownerOf(p.folder.Files, id)
+	return p.folder.Files[path], ok
 }
 
 // deleteReplaced sends the journaled deletes of replaced versions. One that cannot be
@@ -275,6 +278,7 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 		if err := p.mayWrite(ctx); err != nil {
 			return err
 		}
+		p.res.Sent = append(p.res.Sent, Op{Kind: "delete old version", Path: in.Name, Attachment: in.AttachmentID})
 		err := p.call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
 			return p.e.Client.Delete(ctx, p.f.Task(), in.AttachmentID)
 		})
@@ -311,6 +315,7 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal delete: %w", ErrFatal, err)
 	}
+	p.res.Sent = append(p.res.Sent, Op{Kind: "delete", Path: d.Path, Attachment: d.AttachmentID})
 	err := p.call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
 		return p.e.Client.Delete(ctx, p.f.Task(), d.AttachmentID)
 	})
@@ -339,10 +344,11 @@ func (p *pass) update(ctx context.Context, u Update) error {
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal update: %w", ErrFatal, err)
 	}
-	pri := PriorityReorder
+	pri, kind := PriorityReorder, "reorder"
 	if u.Rename() {
-		pri = PriorityRename
+		pri, kind = PriorityRename, "rename"
 	}
+	p.res.Sent = append(p.res.Sent, Op{Kind: kind, Path: u.Path, Attachment: u.AttachmentID, Order: u.DisplayOrder})
 	err := p.call(ctx, pri, focus.EndpointUpdate, func(ctx context.Context) error {
 		return p.e.Client.Update(ctx, p.f.Task(), u.AttachmentID, u.Name, u.DisplayOrder)
 	})

@@ -9,12 +9,17 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/watcher"
 )
 
-// plan loads the records, scans the folder, settles open intents, lists the task
-// when the records cannot be trusted alone, and returns the plan. A nil plan with a
-// nil error means the folder is paused (res.Paused says why).
+// plan prepares a round and plans it. Preparing loads the records, scans the
+// folder, gathers what the planner needs to know (whether the root can be
+// trusted, the files still settling with their sizes, the open intents) and lists
+// the task when the records cannot be trusted alone: at the first run, for
+// PassOptions.ListFirst, when verification is due, and when an open upload must be
+// looked up. The plan (MakePlan) then decides everything; a dry run stops there,
+// so what it shows is what this round would send.
 func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -22,6 +27,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	if err := p.load(); err != nil {
 		return nil, err
 	}
+	paused := ""
 	snap, err := watcher.Scan(ctx, watcher.ScanOptions{
 		Folder:      p.f,
 		Now:         p.e.now(),
@@ -32,58 +38,68 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		p.pause(err.Error())
-		return nil, nil
+		paused = err.Error()
 	}
 	p.snap = snap
 	p.res.Settling = false
-	for _, reason := range snap.Held {
-		if settlingReason(reason) {
+	settling := map[string]int64{}
+	if snap != nil {
+		for rel, reason := range snap.Held {
+			if !settlingReason(reason) {
+				continue
+			}
 			p.res.Settling = true
-			break
+			// A file renamed a moment ago is among them (a rename touches its ctime).
+			if fi, err := os.Lstat(p.abs(rel)); err == nil {
+				settling[rel] = fi.Size()
+			}
 		}
-	}
-	// A file the scan could not take is in the result's Skipped, which `sync`
-	// and the daemon both report once with LogSkipped.
-	for _, fe := range snap.Errors {
-		p.log.Debug("cannot read", "file", fe.Path, "err", fe.Err)
-	}
-	if d := p.folder.Meta.Device; d != 0 && snap.Device != 0 && d != snap.Device && p.managed() > 0 {
-		p.pause(fmt.Sprintf("folder root %s is on another device than when it was first synced (is the share unmounted?); not syncing until it is back", p.f.Path))
-		return nil, nil
-	}
-
-	if len(p.folder.Intents) > 0 && !p.opt.DryRun {
-		if err := p.recover(ctx); err != nil {
-			return nil, err
+		// A file the scan could not take is in the result's Skipped, which `sync`
+		// and the daemon both report once with LogSkipped.
+		for _, fe := range snap.Errors {
+			p.log.Debug("cannot read", "file", fe.Path, "err", fe.Err)
+		}
+		if d := p.folder.Meta.Device; d != 0 && snap.Device != 0 && d != snap.Device && p.managed() > 0 {
+			paused = fmt.Sprintf("folder root %s is on another device than when it was first synced (is the share unmounted?); not syncing until it is back", p.f.Path)
 		}
 	}
 
-	var remote []focus.Attachment
+	var listing, remote []focus.Attachment
 	listed := false
+	creates := false
+	for _, in := range p.folder.Intents {
+		creates = creates || in.Op == state.IntentCreate
+	}
 	relist := p.opt.ListFirst && !p.relisted
-	if (!p.folder.Meta.Listed || relist || p.verifyDue()) && !p.opt.Offline {
-		first := !p.folder.Meta.Listed || relist
+	first := !p.folder.Meta.Listed || relist
+	if paused == "" && !p.opt.Offline && (creates || first || p.verifyDue()) {
 		p.relisted = p.relisted || relist
-		remote, err = p.list(ctx, p.listPriority())
+		listing, err = p.list(ctx, p.listPriority())
 		if err != nil {
 			return nil, err
 		}
 		listed = true
-		if !first {
+		switch {
+		case first:
+			remote = listing
+		case !creates:
 			// A verification only checks our own attachments: adopting is for the
 			// first listing (or lost state). An attachment a person added later
 			// with the name and size of a local file is theirs, not ours.
-			remote = p.ownedOnly(remote)
+			remote = p.ownedOnly(listing)
 		}
 	}
 	plan := MakePlan(PlanInput{
 		Snapshot: snap,
 		Records:  p.folder.Files,
 		Remote:   remote,
+		Settling: settling,
+		Intents:  p.folder.Intents,
+		Listing:  listing,
 		Options: PlanOptions{
 			Folder:          p.f,
 			AllowMassDelete: p.opt.AllowMassDelete,
+			Paused:          paused,
 			MaxBatchFiles:   focus.MaxBulkFiles,
 			MaxBatchBytes:   p.e.MaxBatchBytes,
 		},
@@ -91,7 +107,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	// The listing is recorded with the plan's adoptions, in one transaction, so that
 	// a crash in between cannot leave "listed" behind without the adopted records.
 	p.listedAt = time.Time{}
-	if listed {
+	if listed && (first || remote != nil) {
 		p.listedAt = p.e.now()
 	}
 	return plan, nil
@@ -100,21 +116,6 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 // settlingReason reports whether a held file is held because it is still changing.
 func settlingReason(reason string) bool {
 	return strings.HasPrefix(reason, "settling") || strings.HasPrefix(reason, "changed")
-}
-
-// settlingSizes returns the sizes of the files held because they are still
-// changing. A file renamed a moment ago is among them (a rename touches its ctime).
-func (p *pass) settlingSizes() map[int64]bool {
-	sizes := map[int64]bool{}
-	for rel, reason := range p.snap.Held {
-		if !settlingReason(reason) {
-			continue
-		}
-		if fi, err := os.Lstat(p.abs(rel)); err == nil {
-			sizes[fi.Size()] = true
-		}
-	}
-	return sizes
 }
 
 // ownedOnly keeps the attachments that a record owns.
@@ -132,11 +133,6 @@ func (p *pass) ownedOnly(remote []focus.Attachment) []focus.Attachment {
 		}
 	}
 	return out
-}
-
-// pause stops the folder for this call: nothing is sent. The caller reports it.
-func (p *pass) pause(reason string) {
-	p.res.Paused = reason
 }
 
 // cache feeds the scanner the stat and hash of each file's record, so unchanged

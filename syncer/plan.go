@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"fmt"
+
 	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
@@ -22,6 +24,18 @@ type PlanInput struct {
 	// is gone, and restores names and orders changed in Focus. Attachments that no
 	// record owns and that are not adopted are never touched.
 	Remote []focus.Attachment
+
+	// Settling holds the files that exist but are held because they are still
+	// changing, with their size: a delete of a record of the same size waits for
+	// them (the file may be the record's, renamed a moment ago).
+	Settling map[string]int64
+
+	// Intents are the writes a pass journaled and did not see through (a crash, a
+	// cut connection). Listing is a fresh listing of the task, with soft-deleted
+	// items, given when an open create needs it: the plan settles them first (see
+	// Recovery).
+	Intents []state.Intent
+	Listing []focus.Attachment
 
 	Options PlanOptions
 }
@@ -52,9 +66,36 @@ type Plan struct {
 	Updates []Update           // renames first, then reorders
 	Skipped []Skip             // files left alone this pass, with why
 
-	// Held says why deletes were held back ("" when none were), and HeldDeletes how many.
+	// Recovery settles the open intents; it is executed before the rest.
+	Recovery Recovery
+	// Deferred are deletes put off because a file of the same size is still
+	// settling (it may be the same file, renamed a moment ago): a later pass, once
+	// it settled, may find a rename instead. They cost nothing now.
+	Deferred []Delete
+
+	// Paused says why the folder sends nothing at all (its root is missing,
+	// unreadable, without its marker or on another device), and Held why deletes
+	// were held back; HeldDeletes is how many deletes either holds.
+	Paused      string
 	Held        string
 	HeldDeletes int
+}
+
+// Recovery is how a plan settles the intents a pass left open: deletes are sent
+// again (a 404 is success) unless their file came back, updates are dropped (the
+// plan sends them again if still needed), and the files of a cut-off upload are
+// looked up in the listing: one that reached Focus is adopted (and the version it
+// replaces deleted), one that did not goes up again with the other new files.
+type Recovery struct {
+	End     []uint64           // intents closed with no request
+	Adopt   []state.FileRecord // files of cut-off uploads found in the listing
+	Resend  []state.Intent     // journaled deletes to send again
+	Replace []state.Intent     // new deletes of the versions adopted files replace (not yet journaled)
+}
+
+// Empty reports whether there is nothing to settle.
+func (r Recovery) Empty() bool {
+	return len(r.End)+len(r.Adopt)+len(r.Resend)+len(r.Replace) == 0
 }
 
 // Batch is one bulk create of up to focus.MaxBulkFiles files.
@@ -122,10 +163,60 @@ func (p *Plan) Replaces() int {
 
 // Cost is the number of write requests the plan sends when nothing fails.
 func (p *Plan) Cost() int {
-	return len(p.Uploads) + p.Replaces() + len(p.Deletes) + len(p.Updates)
+	return len(p.Recovery.Resend) + len(p.Recovery.Replace) + len(p.Uploads) + p.Replaces() + len(p.Deletes) + len(p.Updates)
 }
 
 // Empty reports whether the plan sends no request and changes no record.
 func (p *Plan) Empty() bool {
-	return p.Cost() == 0 && len(p.Adopt) == 0 && len(p.Touch) == 0 && len(p.Forget) == 0
+	return p.Cost() == 0 && len(p.Adopt) == 0 && len(p.Touch) == 0 && len(p.Forget) == 0 && p.Recovery.Empty()
+}
+
+// Op is one write request of a plan, as --dry-run prints it and as the executor
+// sends it (Result.Sent).
+type Op struct {
+	Kind       string // "upload", "delete", "delete old version", "rename", "reorder"
+	Path       string // the file (the batch's first file for an upload)
+	Files      int    // files in an upload batch
+	Attachment int64  // the attachment a delete or an update names
+	Order      int64  // the display order an update sets
+}
+
+func (o Op) String() string {
+	switch o.Kind {
+	case "upload":
+		return fmt.Sprintf("upload %s (%d file(s))", o.Path, o.Files)
+	case "rename", "reorder":
+		return fmt.Sprintf("%s %s (attachment %d, order %d)", o.Kind, o.Path, o.Attachment, o.Order)
+	}
+	return fmt.Sprintf("%s %s (attachment %d)", o.Kind, o.Path, o.Attachment)
+}
+
+// Ops lists the write requests the plan sends when nothing fails, in the order
+// the executor sends them: deletes left open by an earlier pass, then each
+// upload followed by the deletes of the old versions it replaces, then the
+// deletes of removed files, then renames and reorders.
+func (p *Plan) Ops() []Op {
+	var ops []Op
+	for _, in := range append(append([]state.Intent(nil), p.Recovery.Resend...), p.Recovery.Replace...) {
+		ops = append(ops, Op{Kind: "delete old version", Path: in.Name, Attachment: in.AttachmentID})
+	}
+	for _, b := range p.Uploads {
+		ops = append(ops, Op{Kind: "upload", Path: b.Files[0].Path, Files: len(b.Files)})
+		for _, f := range b.Files {
+			if f.Replaces != 0 {
+				ops = append(ops, Op{Kind: "delete old version", Path: f.Name, Attachment: f.Replaces})
+			}
+		}
+	}
+	for _, d := range p.Deletes {
+		ops = append(ops, Op{Kind: "delete", Path: d.Path, Attachment: d.AttachmentID})
+	}
+	for _, u := range p.Updates {
+		kind := "reorder"
+		if u.Rename() {
+			kind = "rename"
+		}
+		ops = append(ops, Op{Kind: kind, Path: u.Path, Attachment: u.AttachmentID, Order: u.DisplayOrder})
+	}
+	return ops
 }

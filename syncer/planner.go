@@ -3,6 +3,7 @@ package syncer
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -41,25 +42,65 @@ import (
 // order must change get a reorder Update; new files take keys between neighbours.
 // Each Update carries the record to store once it succeeds.
 //
-// Safety lives here too: when Options.Paused is set, or the folder is empty while
-// attachments are managed (unless AllowMassDelete confirms it), the plan holds
+// Safety lives here too: when Options.Paused is set (the root cannot be trusted),
+// the plan sends nothing and says so in Paused; when the folder is empty while
+// attachments are managed (unless AllowMassDelete confirms it), it holds
 // everything (it carries only Held and HeldDeletes, since a folder that may not be
-// there must not drive renames or uploads either). A pass whose deletes exceed MaxDelete
+// there must not drive renames or uploads either). A delete whose record has the
+// size of a file still settling is deferred (Plan.Deferred). Open intents are
+// settled first (Plan.Recovery), and the rest is planned over the records as they
+// will be once that is done. A pass whose deletes exceed MaxDelete
 // deletes nothing unless AllowMassDelete; its uploads and renames still go ahead.
 // No op ever names an attachment that no record owns, except the ones it adopts.
 func MakePlan(in PlanInput) *Plan {
+	var rec Recovery
+	if in.Options.Paused == "" {
+		rec, in.Records = recoveryOf(in)
+	}
+	uploadsUnknown(&in)
 	p := newPlanner(in)
 	p.classifyRecords()
 	p.pairRenames()
 	p.placeChanged()
 	p.placeNewFiles()
 	p.skipHeld()
+	if in.Options.Paused != "" {
+		return &Plan{Paused: in.Options.Paused, HeldDeletes: p.deleteCount()}
+	}
 	if held, n := p.pauseReason(); held != "" {
 		return &Plan{Held: held, HeldDeletes: n}
 	}
+	p.plan.Recovery = rec
 	p.planDeletes()
 	p.order()
 	return p.plan
+}
+
+// uploadsUnknown takes the files of open create intents out of in's snapshot when
+// there is no listing to settle them with: they are neither uploaded again nor
+// deleted until a pass that lists the task finds out whether they reached Focus.
+func uploadsUnknown(in *PlanInput) {
+	if in.Listing != nil || in.Snapshot == nil {
+		return
+	}
+	cloned := false
+	snap := *in.Snapshot
+	for _, it := range in.Intents {
+		if it.Op != state.IntentCreate {
+			continue
+		}
+		for _, f := range it.Files {
+			if _, ok := snap.Files[f.Path]; !ok {
+				continue
+			}
+			if !cloned {
+				snap.Files, snap.Held, cloned = maps.Clone(snap.Files), maps.Clone(snap.Held), true
+			}
+			delete(snap.Files, f.Path)
+			snap.Held[f.Path] = "an interrupted upload: waiting for a listing of the task"
+		}
+	}
+	in.Snapshot = &snap
 }
 
 // planner is the working state of one MakePlan call.
@@ -337,11 +378,8 @@ func (p *planner) deleteCount() int {
 }
 
 // pauseReason returns why the folder must be left alone, and how many deletes that
-// holds back: the folder is paused, or it is empty while attachments are managed.
+// holds back: it is empty while attachments are managed.
 func (p *planner) pauseReason() (string, int) {
-	if p.in.Options.Paused != "" {
-		return p.in.Options.Paused, p.deleteCount()
-	}
 	if len(p.snap.Files) == 0 && len(p.snap.Held) == 0 && p.managed > 0 && !p.in.Options.AllowMassDelete {
 		return fmt.Sprintf("folder is empty but %d attachments are managed: not deleting (is the share mounted? if the files are really gone, run 'focussync sync --allow-mass-delete')", p.managed), p.deleteCount()
 	}
@@ -366,10 +404,21 @@ func (p *planner) planDeletes() {
 		p.plan.HeldDeletes = n
 		return
 	}
+	settling := map[int64]bool{}
+	for _, size := range p.in.Settling {
+		settling[size] = true
+	}
 	for _, path := range append(append([]string(nil), p.missing...), p.overwrite...) {
 		r := p.in.Records[path]
 		name, _ := p.current(r)
-		p.plan.Deletes = append(p.plan.Deletes, Delete{Path: path, AttachmentID: r.AttachmentID, Name: name})
+		d := Delete{Path: path, AttachmentID: r.AttachmentID, Name: name}
+		if settling[r.Size] {
+			// A file of the same size is still settling: it may be this one, renamed
+			// a moment ago. The delete waits for a pass that may find a rename.
+			p.plan.Deferred = append(p.plan.Deferred, d)
+			continue
+		}
+		p.plan.Deletes = append(p.plan.Deletes, d)
 	}
 }
 

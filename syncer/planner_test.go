@@ -392,7 +392,7 @@ func TestMakePlan_Costs(t *testing.T) {
 				return PlanInput{Snapshot: snapOf(fs[0], lf("new.txt", "hn")), Records: recs, Options: o}
 			},
 			check: func(t *testing.T, p *Plan) {
-				want := &Plan{Held: "marker .focussync missing", HeldDeletes: 2}
+				want := &Plan{Paused: "marker .focussync missing", HeldDeletes: 2}
 				if !reflect.DeepEqual(p, want) {
 					t.Errorf("plan = %+v, want %+v", p, want)
 				}

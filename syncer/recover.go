@@ -2,118 +2,169 @@ package syncer
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 )
 
-// owner returns the record that owns attachment id.
-func (p *pass) owner(id int64) (state.FileRecord, bool) {
-	for _, r := range p.folder.Files {
-		if r.AttachmentID == id {
-			return r, true
-		}
-	}
-	return state.FileRecord{}, false
-}
-
 // createdSlack is how much earlier than its intent an attachment may carry a
 // creation time (clocks differ) and still be taken for the intent's upload.
 const createdSlack = 10 * time.Minute
 
-// recover settles the intents left open by a pass that stopped mid-request: deletes
-// are sent again (a 404 is success), updates are dropped (the plan sends them again
-// if still needed), and creates are looked up in one listing of the task, so that
-// what reached Focus is adopted and nothing is uploaded twice.
-func (p *pass) recover(ctx context.Context) error {
+// recoveryOf decides how the open intents of in are settled (see Recovery) and
+// returns the records as they will be once that is done: the files of cut-off
+// uploads found in the listing adopted, the records of removed files whose delete
+// is sent again gone.
+func recoveryOf(in PlanInput) (Recovery, map[string]state.FileRecord) {
+	if len(in.Intents) == 0 {
+		return Recovery{}, in.Records
+	}
+	recs := maps.Clone(in.Records)
+	present := func(string) bool { return false }
+	if in.Snapshot != nil {
+		present = in.Snapshot.Present
+	}
+	var r Recovery
 	var creates []state.Intent
-	var deletes []*state.Intent
-	var end []uint64
-	for _, in := range p.folder.Intents {
-		switch in.Op {
+	for _, it := range in.Intents {
+		switch it.Op {
 		case state.IntentCreate:
-			creates = append(creates, in)
+			creates = append(creates, it)
 		case state.IntentDelete:
-			if r, ok := p.owner(in.AttachmentID); ok && p.snap.Present(r.Path) {
+			path, owned := ownerOf(recs, it.AttachmentID)
+			if owned && present(path) {
 				// The delete of a removed file, and the file is back: keep it.
-				end = append(end, in.ID)
+				r.End = append(r.End, it.ID)
 				continue
 			}
-			deletes = append(deletes, &in)
+			r.Resend = append(r.Resend, it)
+			if owned {
+				delete(recs, path)
+			}
 		default:
-			end = append(end, in.ID)
+			r.End = append(r.End, it.ID)
 		}
 	}
-	p.log.Info("settling writes left unfinished", "creates", len(creates), "deletes", len(deletes), "updates", len(end))
-	if len(end) > 0 {
-		if err := p.commit(state.Change{EndIntents: end}); err != nil {
-			return err
-		}
+	if len(creates) > 0 && in.Listing == nil {
+		// No listing (a pass that may not read the task): whether these uploads
+		// reached Focus is unknown, so their files wait and the intents stay open.
+		return r, recs
 	}
 	if len(creates) > 0 {
-		remote, err := p.list(ctx, PriorityUpload)
-		if err != nil {
-			return err
+		adopt, replace := matchUploads(creates, recs, in.Listing)
+		for _, rec := range adopt {
+			recs[rec.Path] = rec
 		}
-		if err := p.adoptCreated(ctx, creates, remote); err != nil {
-			return err
+		r.Adopt, r.Replace = adopt, replace
+		for _, it := range creates {
+			r.End = append(r.End, it.ID)
 		}
 	}
-	return p.deleteReplaced(ctx, deletes)
+	return r, recs
 }
 
-// adoptCreated matches the files of create intents with the attachments of a
-// listing (same name and size, created after the intent began, owned by no record)
-// and records them; files with no match were not created and go up again in a
-// later round. The intents are closed, and the old versions the adopted files
-// replace are deleted.
-func (p *pass) adoptCreated(ctx context.Context, intents []state.Intent, remote []focus.Attachment) error {
+// ownerOf returns the path of the record that owns attachment id.
+func ownerOf(recs map[string]state.FileRecord, id int64) (string, bool) {
+	for path, r := range recs {
+		if r.AttachmentID == id {
+			return path, true
+		}
+	}
+	return "", false
+}
+
+// matchUploads matches the files of create intents with the attachments of a
+// listing (same name and size, created after the intent began, owned by no
+// record) and returns the records of those found and the deletes of the old
+// versions they replace. A file with no match did not reach Focus: it is not
+// returned, and goes up again as a new file.
+func matchUploads(intents []state.Intent, recs map[string]state.FileRecord, listing []focus.Attachment) (adopt []state.FileRecord, replace []state.Intent) {
 	owned := map[int64]bool{}
-	for _, r := range p.folder.Files {
+	for _, r := range recs {
 		if r.Managed() {
 			owned[r.AttachmentID] = true
 		}
 	}
-	var c state.Change
 	for _, in := range intents {
 		for _, f := range in.Files {
 			// The newest match: an attachment made by hand a little earlier with the
 			// same name and size is older than the upload that was cut off.
 			best := -1
-			for i, a := range remote {
+			for i, a := range listing {
 				if owned[a.ID] || a.Deleted() || a.Name != f.Name || a.Size != f.Size {
 					continue
 				}
 				if !a.CreatedAt.IsZero() && a.CreatedAt.Before(in.Started.Add(-createdSlack)) {
 					continue
 				}
-				if best < 0 || a.ID > remote[best].ID {
+				if best < 0 || a.ID > listing[best].ID {
 					best = i
 				}
 			}
 			if best < 0 {
-				p.log.Info("upload did not reach Focus; it will be sent again", "file", f.Path)
 				continue
 			}
-			a := remote[best]
+			a := listing[best]
 			owned[a.ID] = true
 			replaces := f.Replaces
-			if old, ok := p.folder.Files[f.Path]; ok && old.Managed() && old.AttachmentID != a.ID && replaces == 0 {
+			if old, ok := recs[f.Path]; ok && old.Managed() && old.AttachmentID != a.ID && replaces == 0 {
 				replaces = old.AttachmentID
 			}
-			c.Put = append(c.Put, p.recordFor(f, a))
+			adopt = append(adopt, recordFor(f, a))
 			if replaces != 0 && replaces != a.ID {
-				c.Begin = append(c.Begin, &state.Intent{Op: state.IntentDelete, AttachmentID: replaces, Name: f.Name, Started: p.e.now()})
+				replace = append(replace, state.Intent{Op: state.IntentDelete, AttachmentID: replaces, Name: f.Name})
 			}
-			p.res.Uploaded++
-			p.res.UploadedBytes += f.Size
-			p.log.Info("upload found in Focus; adopted", "file", f.Path, "attachment", a.ID)
 		}
-		c.EndIntents = append(c.EndIntents, in.ID)
+	}
+	return adopt, replace
+}
+
+// recover executes a plan's Recovery: the records and the new delete intents in
+// one transaction with the intents it closes, then the deletes.
+func (p *pass) recover(ctx context.Context, r Recovery) error {
+	if r.Empty() {
+		return nil
+	}
+	p.log.Info("settling writes left unfinished", "adopted", len(r.Adopt), "deletes", len(r.Resend)+len(r.Replace), "closed", len(r.End))
+	return p.adopt(ctx, r.End, r.Adopt, r.Resend, r.Replace)
+}
+
+// adoptCreated settles create intents whose outcome is unknown from a listing:
+// what reached Focus is adopted, the rest goes up again in a later round.
+func (p *pass) adoptCreated(ctx context.Context, intents []state.Intent, listing []focus.Attachment) error {
+	adopt, replace := matchUploads(intents, p.folder.Files, listing)
+	var end []uint64
+	for _, in := range intents {
+		end = append(end, in.ID)
+	}
+	return p.adopt(ctx, end, adopt, nil, replace)
+}
+
+// adopt stores the adopted records and journals the deletes of the versions they
+// replace, closing the intents end, all in one transaction; then it sends the
+// deletes of resend and replace.
+func (p *pass) adopt(ctx context.Context, end []uint64, adopt []state.FileRecord, resend, replace []state.Intent) error {
+	now := p.e.now()
+	c := state.Change{EndIntents: end}
+	for _, rec := range adopt {
+		rec.UpdatedAt = now
+		c.Put = append(c.Put, rec)
+		p.res.Uploaded++
+		p.res.UploadedBytes += rec.Size
+		p.log.Info("upload found in Focus; adopted", "file", rec.Path, "attachment", rec.AttachmentID)
+	}
+	for _, in := range replace {
+		in.Started = now
+		c.Begin = append(c.Begin, &in)
 	}
 	if err := p.commit(c); err != nil {
 		return err
 	}
-	return p.deleteReplaced(ctx, c.Begin)
+	var sends []*state.Intent
+	for i := range resend {
+		sends = append(sends, &resend[i])
+	}
+	return p.deleteReplaced(ctx, append(sends, c.Begin...))
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 )
 
@@ -130,9 +131,19 @@ func printPlan(w io.Writer, r *syncer.Result) {
 		return
 	}
 	p := r.Plan
+	if r.Listed {
+		fmt.Fprintf(w, "  list    the task first (1 read request)\n")
+	}
 	if p == nil || p.Empty() {
 		fmt.Fprintf(w, "  nothing to do\n")
 	} else {
+		rc := p.Recovery
+		for _, a := range rc.Adopt {
+			fmt.Fprintf(w, "  adopt   %s (attachment %d: an interrupted upload that reached Focus, no request)\n", quoteName(a.Path), a.AttachmentID)
+		}
+		for _, in := range append(append([]state.Intent(nil), rc.Resend...), rc.Replace...) {
+			fmt.Fprintf(w, "  delete  old version of %s (attachment %d, left over by an interrupted pass)\n", quoteName(in.Name), in.AttachmentID)
+		}
 		for _, a := range p.Adopt {
 			fmt.Fprintf(w, "  adopt   %s (attachment %d, no request)\n", quoteName(a.Path), a.AttachmentID)
 		}
@@ -158,6 +169,9 @@ func printPlan(w io.Writer, r *syncer.Result) {
 		}
 	}
 	if p != nil {
+		for _, d := range p.Deferred {
+			fmt.Fprintf(w, "  later   delete %s (attachment %d): waits for a file of the same size that is still settling\n", quoteName(d.Path), d.AttachmentID)
+		}
 		if p.Held != "" {
 			fmt.Fprintf(w, "  HELD: %s\n", p.Held)
 		}
@@ -166,7 +180,7 @@ func printPlan(w io.Writer, r *syncer.Result) {
 		}
 		reads := ""
 		if r.Listed {
-			reads = " (+1 list to read the task)"
+			reads = " (+1 list to read the task, first)"
 		}
 		fmt.Fprintf(w, "  cost: %d write request(s)%s; dry run, nothing sent\n", p.Cost(), reads)
 	}
