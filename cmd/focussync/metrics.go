@@ -18,18 +18,18 @@ import (
 // metricsNamespace prefixes every focussync metric.
 const metricsNamespace = "focussync"
 
-// newMetricsHandler serves GET /metrics from a registry of its own: the daemon's
-// state read from src at each scrape, the process and Go runtime collectors, and
-// the handler's own request counts.
-func newMetricsHandler(src func() daemon.Status) http.Handler {
+// newMetrics returns the registry of the status server and its GET /metrics
+// handler: the daemon's state read from src at each scrape, the process and Go
+// runtime collectors, and the handler's own request counts. More collectors may
+// be registered in it.
+func newMetrics(src func() daemon.Status) (*prometheus.Registry, http.Handler) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		newStatusCollector(src),
-		newLeaseCollector(src),
 	)
-	return promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	return reg, promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      reg,
 	}))

@@ -86,7 +86,11 @@ func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, labe
 func TestStatusServer_Metrics(t *testing.T) {
 	now := time.Now()
 	st := sampleStatus(now)
-	mfs := scrape(t, startTestStatusServer(t, st))
+	addr := startTestStatusServer(t, st)
+	for _, path := range []string{"/", "/status", "/status", "/readyz", "/nothing"} {
+		statusGet(t, http.MethodGet, "http://"+addr+path)
+	}
+	mfs := scrape(t, addr)
 
 	acme := []string{"folder", "/srv/share/acme", "task_id", "101"}
 	odd := []string{"folder", oddFolder, "task_id", "102"}
@@ -96,6 +100,9 @@ func TestStatusServer_Metrics(t *testing.T) {
 		want   float64
 	}{
 		{"focussync_up", nil, 1},
+		{"focussync_http_requests_total", []string{"handler", "/", "code", "200"}, 1},
+		{"focussync_http_requests_total", []string{"handler", "/status", "code", "200"}, 2},
+		{"focussync_http_requests_total", []string{"handler", "/readyz", "code", "503"}, 1},
 		{"focussync_build_info", []string{"version", "1.2.3"}, 1},
 		{"focussync_api_paused", nil, 0},
 		{"focussync_requests_total", []string{"endpoint", "bulk", "status", "ok"}, 3},

@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/focussync/focussync/daemon"
 )
@@ -108,20 +112,30 @@ type statusSource struct {
 // allowed; the mux answers 405 to other methods and 404 to other paths.
 func statusHandler(src statusSource) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", statusPage())
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	reg, metrics := newMetrics(src.Status)
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricsNamespace + "_http_requests_total",
+		Help: "Requests answered by the status server, by handler and HTTP status code.",
+	}, []string{"handler", "code"})
+	reg.MustRegister(requests)
+	route := func(pattern string, h http.Handler) {
+		handler := strings.TrimSuffix(pattern[strings.Index(pattern, " ")+1:], "{$}")
+		mux.Handle(pattern, promhttp.InstrumentHandlerCounter(requests.MustCurryWith(prometheus.Labels{"handler": handler}), h))
+	}
+	route("GET /{$}", statusPage())
+	route("GET /status", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, src.Status())
-	})
-	mux.HandleFunc("GET /activity", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	route("GET /activity", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		events := []activityEvent{}
 		if src.Activity != nil {
 			events = src.Activity.Recent()
 		}
 		writeJSON(w, events)
-	})
-	mux.HandleFunc("GET /healthz", healthHandler(append([]livenessCheck{statusAnswers(src.Status)}, src.Alive...), aliveTimeout))
-	mux.HandleFunc("GET /readyz", readyHandler(src.Status))
-	mux.Handle("GET /metrics", newMetricsHandler(src.Status))
+	}))
+	route("GET /healthz", healthHandler(append([]livenessCheck{statusAnswers(src.Status)}, src.Alive...), aliveTimeout))
+	route("GET /readyz", readyHandler(src.Status))
+	route("GET /metrics", metrics)
 	return mux
 }
 
