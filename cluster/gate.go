@@ -33,7 +33,10 @@ type Gate struct {
 
 type gateLease struct {
 	lease *Lease
+	hw    *handoverWriter // used by the folder's worker only
 	stop  chan struct{}
+
+	failing string // the last handover error logged
 }
 
 var (
@@ -72,17 +75,69 @@ func (g *Gate) Turn(ctx context.Context, f config.Folder) daemon.Turn {
 		}
 		return daemon.Turn{}
 	}
-	t := daemon.Turn{Write: true, MayWrite: func(context.Context) error { return l.Check() }}
+	gl := g.gateLease(f)
+	if gl == nil {
+		return daemon.Turn{} // released meanwhile (a reload)
+	}
+	t := daemon.Turn{Write: true, MayWrite: func(context.Context) error { return l.Check() },
+		Done: func() { g.handOver(f, gl) }}
 	if l.TakeAdopt() {
-		// Records of an earlier hold may be stale: another process wrote since.
-		if err := g.store.DropFolder(syncer.FolderKey(f)); err != nil {
-			g.log.Error("cannot drop the folder's records before adopting; not writing", "folder", f.Path, "err", err)
+		if err := g.takeOver(f, gl); err != nil {
+			g.log.Error("cannot reset the folder's records for a takeover; not writing", "folder", f.Path, "err", err)
 			return daemon.Turn{Paused: "cannot reset the folder's records for a takeover: " + err.Error()}
 		}
-		g.log.Info("new holder of the task: listing it and adopting what is there", "folder", f.Path, "task", f.TaskID)
 		t.ListFirst = true
 	}
 	return t
+}
+
+// takeOver replaces the folder's records, which may be stale (another process
+// wrote to the task since this one did), by those the last holder handed over,
+// or drops them when there are none: the pass then lists the task and plans
+// from those records and the listing, adopting what matches by name and size.
+func (g *Gate) takeOver(f config.Folder, gl *gateLease) error {
+	key := syncer.FolderKey(f)
+	h, err := gl.hw.load(gl.lease.Task())
+	if err != nil {
+		g.log.Warn("the last holder's records cannot be read; adopting from a listing alone", "folder", f.Path, "err", err)
+		h = nil
+	}
+	if err := g.store.DropFolder(key); err != nil {
+		return err
+	}
+	if h == nil || len(h.Records) == 0 {
+		g.log.Info("new holder of the task: listing it and adopting what is there", "folder", f.Path, "task", f.TaskID)
+		return nil
+	}
+	if err := g.store.Commit(key, state.Change{Put: h.Records}); err != nil {
+		return err
+	}
+	g.log.Info("new holder of the task: listing it, with the records the last holder left", "folder", f.Path, "task", f.TaskID, "records", len(h.Records))
+	return nil
+}
+
+// handOver writes the folder's records beside the lease, after a pass of the
+// holder, for whoever takes over.
+func (g *Gate) handOver(f config.Folder, gl *gateLease) {
+	if gl == nil || gl.lease.Check() != nil {
+		return
+	}
+	folder, err := g.store.Load(syncer.FolderKey(f))
+	if err != nil {
+		return
+	}
+	id, _ := g.store.ID()
+	if err := gl.hw.save(encodeHandover(gl.lease.Task(), id, folder.Files), NewInstanceID()[:8]); err != nil && gl.failing != err.Error() {
+		g.log.Warn("cannot leave the folder's records for a takeover; a new holder would adopt from a listing alone", "folder", f.Path, "err", err)
+		gl.failing = err.Error()
+	}
+}
+
+// gateLease returns the folder's joined lease entry, or nil.
+func (g *Gate) gateLease(f config.Folder) *gateLease {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leases[syncer.FolderKey(f)]
 }
 
 // lease returns the folder's lease, joining it at the first call; nil without a
@@ -103,7 +158,7 @@ func (g *Gate) lease(f config.Folder) *Lease {
 		g.log.Error("cannot join the task's lease; not writing to it", "folder", f.Path, "task", t.Task, "err", err)
 		return nil
 	}
-	gl := &gateLease{lease: l, stop: make(chan struct{})}
+	gl := &gateLease{lease: l, hw: newHandoverWriter(nil, f.Path, f.TaskID), stop: make(chan struct{})}
 	g.leases[k] = gl
 	go g.watch(f.Path, gl)
 	return l

@@ -87,8 +87,9 @@ type OSFS struct{}
 
 var _ FS = OSFS{}
 
-// maxRecordSize bounds what is read of a lease record: anything larger is not one.
-const maxRecordSize = 64 << 10
+// maxReadSize bounds what ReadFile reads: a lease record is far smaller, a
+// handover file of a million records about as large.
+const maxReadSize = maxHandoverSize
 
 // ReadFile implements FS.
 func (OSFS) ReadFile(name string) ([]byte, error) {
@@ -104,12 +105,12 @@ func (OSFS) ReadFile(name string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxReadSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxRecordSize {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("too large for a lease record")}
+	if len(data) > maxReadSize {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("too large")}
 	}
 	return data, nil
 }

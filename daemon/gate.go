@@ -31,6 +31,10 @@ type Turn struct {
 	// MayWrite, when set, is called before each write request of the pass; an
 	// error stops the pass before that request (a lease that could have lapsed).
 	MayWrite func(ctx context.Context) error
+	// Done, when set, is called once the pass has ended, whatever its outcome
+	// (a gate that shares what the pass recorded with the processes that may
+	// take over).
+	Done func()
 	// Paused, with Write false, says why this process can neither write nor know
 	// who may (a lease that cannot be read): the folder shows as paused with this
 	// reason rather than as a standby.

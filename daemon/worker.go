@@ -252,6 +252,9 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 	opt := syncer.PassOptions{QuietFailures: true, AllowMassDelete: confirmed && turn.Write,
 		DryRun: !turn.Write, Offline: !turn.Write, ListFirst: turn.ListFirst || asked.Relist, MayWrite: turn.MayWrite}
 	res, err := w.d.engine.Sync(ctx, w.f, opt)
+	if turn.Done != nil {
+		turn.Done()
+	}
 	dur := clk.Now().Sub(start)
 	w.d.recordPass(dur)
 	var out passOutcome

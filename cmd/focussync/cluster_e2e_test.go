@@ -132,6 +132,18 @@ func (e *env) waitMirrored(timeout time.Duration) {
 	}
 }
 
+// waitQuiet waits until no request has come for d.
+func (e *env) waitQuiet(d time.Duration) {
+	e.t.Helper()
+	n, since := e.mark(), time.Now()
+	for time.Since(since) < d {
+		time.Sleep(20 * time.Millisecond)
+		if m := e.mark(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+}
+
 // writersInTurn checks that the writes the emulator received came from one
 // process at a time: the sequence of writers changes at most maxSwitches times,
 // and no write of one process was handled while another's was in flight.
@@ -210,20 +222,36 @@ func TestCluster_TwoDaemonsOneFolder(t *testing.T) {
 		mark := e.mark()
 		old.kill()
 		killed := time.Now()
-		synced := strings.Count(next.log(), `"msg":"folder in sync"`)
+		gap := round == 1
+		if gap {
+			// Changes between the crash and the takeover: the new holder learns
+			// from the records the old one left that these attachments are
+			// focussync's, and renames and deletes them.
+			if err := os.Rename(filepath.Join(e.folder, "renamed.txt"), filepath.Join(e.folder, "renamed-in-gap.txt")); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(filepath.Join(e.folder, "a000.txt"))
+			e.write("added-in-gap.txt", "gap")
+		}
 		waitUntil(t, 3*ttl+30*time.Second, next.name+" takes over", func() bool { return next.holds() > before })
 		took := time.Since(killed)
 		takeovers++
-		// Its first pass as the holder adopts what the old holder uploaded.
-		waitUntil(t, 30*time.Second, next.name+" adopts", func() bool { return strings.Count(next.log(), `"msg":"folder in sync"`) > synced })
+		// Its first pass as the holder lists the task.
+		waitUntil(t, 30*time.Second, next.name+" lists the task", func() bool { return e.requests(mark)[focus.EndpointList] > 0 })
 		e.waitMirrored(60 * time.Second)
+		e.waitQuiet(time.Second)
 		got := e.requests(mark)
 		t.Logf("round %d: %s took over %s after the SIGKILL of %s (lease_ttl %s); its requests: %v", round, next.name, took.Round(time.Millisecond), old.name, ttl, got)
 		if took > ttl+5*time.Second {
 			t.Errorf("takeover took %s, want at most lease_ttl (%s) plus one pass", took, ttl)
 		}
-		if got[focus.EndpointList] != 1 || writes(got) != 0 {
-			t.Errorf("new holder's requests = %v, want 1 list and no write", got)
+		switch {
+		case !gap && (got[focus.EndpointList] != 1 || got[focus.EndpointCreate]+got[focus.EndpointBulk]+got[focus.EndpointDelete] != 0 || got[focus.EndpointUpdate] > 1):
+			// An update can come when the old holder was killed between its last
+			// rename and leaving its records: the rename is then sent again.
+			t.Errorf("new holder's requests = %v, want 1 list, no upload and no delete", got)
+		case gap && (got[focus.EndpointList] != 1 || got[focus.EndpointUpdate] != 1 || got[focus.EndpointDelete] != 1 || got[focus.EndpointCreate]+got[focus.EndpointBulk] != 1):
+			t.Errorf("new holder's requests = %v, want 1 list, 1 rename, 1 delete and 1 upload for the changes made during the takeover", got)
 		}
 		// The new holder syncs changes; the killed host comes back as a standby.
 		e.write(fmt.Sprintf("round%d.txt", round), "new in round "+fmt.Sprint(round))
