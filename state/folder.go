@@ -173,6 +173,7 @@ func (s *Store) Commit(k FolderKey, c Change) error {
 			if err != nil {
 				return err
 			}
+			files.FillPercent = filesFill
 			for _, p := range c.Delete {
 				if p == "" {
 					continue
@@ -331,3 +332,12 @@ func (s *Store) DropFolder(k FolderKey) error {
 	}
 	return nil
 }
+
+// filesFill is how full a split leaves the pages of a folder's records. Records
+// mostly arrive in path order (a first sync uploads by name), where bbolt's
+// default of one half leaves every page half empty: a larger file, more of it
+// mapped into memory each time the folder is read. Higher values help such
+// appends but hurt inserts in random order; 0.7 costs the random case a tenth
+// and saves the ordered case a third (100,000 records: 23 against 25 MiB of
+// leaf pages in random order, 32 against 22 MiB in path order).
+const filesFill = 0.7
