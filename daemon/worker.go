@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,6 +233,10 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
+// releaseAfterFiles is the folder size (in records) from which a pass returns the
+// memory it used to the operating system when it ends.
+const releaseAfterFiles = 10_000
+
 // passOutcome says when the worker should look again.
 type passOutcome struct {
 	retry    bool          // failures a retry may fix
@@ -270,6 +275,13 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 		w.reportSkipped(res.Skipped)
 	}
 	stats, _ := w.d.engine.Store.Stats(w.key)
+	if stats.Files >= releaseAfterFiles {
+		// The pass's records, snapshot and plan are garbage now. Without this
+		// the heap they took stays with the process until the runtime's next
+		// forced collection minutes later, and an idle daemon over a big
+		// folder shows the pass's peak as its size.
+		debug.FreeOSMemory()
+	}
 	w.setStatus(func(s *FolderStatus) {
 		s.Passes++
 		s.Files, s.Unconfirmed, s.Refused = stats.Managed, stats.OpenIntents, stats.Refused
