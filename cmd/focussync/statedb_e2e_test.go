@@ -101,69 +101,76 @@ func TestStateDB_Damaged(t *testing.T) {
 		{"random bytes in the leaf pages", scribble(t, good, boltLeaf, true, rng)},
 	}
 	files := len(e.attachments())
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e.t = t
-			if err := os.WriteFile(e.state, c.img, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			for _, cmd := range []string{"status", "check"} {
-				r := e.run(cmd)
-				noCrash(t, cmd, r)
-				if len(c.img) > 0 && !strings.Contains(r.stderr, "damaged") {
-					t.Errorf("%s does not say that the state db is damaged: %v", cmd, r)
-				}
-			}
-			before := e.mark()
-			var r result
-			if i%3 == 2 {
-				// run: the daemon recovers and converges, then stops on SIGTERM.
-				d := e.startDaemon()
-				waitUntil(t, time.Minute, "a list of the task", func() bool {
-					return e.requests(before)[focus.EndpointList] > 0
-				})
-				waitUntil(t, time.Minute, "a pass that adopted the files", func() bool {
-					return strings.Contains(d.stderr.String(), "folder in sync")
-				})
-				d.stop()
-				r = result{stderr: d.stderr.String()}
-			} else {
-				r = e.run("sync")
-				noCrash(t, "sync", r)
-				if r.code != 0 {
-					t.Fatalf("sync over a damaged db: %v", r)
-				}
-			}
-			if len(c.img) > 0 {
-				if !strings.Contains(r.stderr, "moved aside") {
-					t.Errorf("no word that the damaged db was moved aside: %v", r)
-				}
-				aside, _ := filepath.Glob(e.state + ".damaged-*")
-				if len(aside) == 0 {
-					t.Errorf("the damaged db was not kept next to the state path")
-				}
-				for _, p := range aside {
-					os.Remove(p)
-				}
-			}
-			reqs := e.requests(before)
-			if w := writes(reqs); w != 0 {
-				t.Errorf("recovery sent %d writes (%v), want 0: every file was already there", w, reqs)
-			}
-			if n := reqs[focus.EndpointList]; n != 1 {
-				t.Errorf("recovery listed the task %d times, want 1", n)
-			}
-			if n := len(e.attachments()); n != files {
-				t.Errorf("%d attachments, want %d", n, files)
-			}
-			e.assertMirrors()
-			// Converged: the next sync has nothing to do.
-			before = e.mark()
-			e.sync()
-			if n := len(e.srv.Requests()) - before; n != 0 {
-				t.Errorf("a second sync sent %d requests, want 0", n)
-			}
+	for _, c := range cases {
+		for _, how := range []string{"sync", "run"} {
+			t.Run(c.name+"/"+how, func(t *testing.T) {
+				e.t = t
+				recoverDamaged(t, e, c.img, how, files)
+			})
+		}
+	}
+}
+
+// recoverDamaged puts img at the env's state path, checks what status and check
+// say, then recovers with sync or run (how) and checks that the task converged
+// with one list and no write.
+func recoverDamaged(t *testing.T, e *env, img []byte, how string, files int) {
+	if err := os.WriteFile(e.state, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"status", "check"} {
+		r := e.run(cmd)
+		noCrash(t, cmd, r)
+		if len(img) > 0 && !strings.Contains(r.stderr, "damaged") {
+			t.Errorf("%s does not say that the state db is damaged: %v", cmd, r)
+		}
+	}
+	before := e.mark()
+	var r result
+	if how == "run" {
+		// The daemon recovers and converges, then stops on SIGTERM.
+		d := e.startDaemon()
+		waitUntil(t, time.Minute, "a pass that adopted the files", func() bool {
+			return strings.Contains(d.stderr.String(), "folder in sync")
 		})
+		d.stop()
+		r = result{stderr: d.stderr.String()}
+		noCrash(t, "run", r)
+	} else {
+		r = e.run("sync")
+		noCrash(t, "sync", r)
+		if r.code != 0 {
+			t.Fatalf("sync over a damaged db: %v", r)
+		}
+	}
+	if len(img) > 0 {
+		if !strings.Contains(r.stderr, "moved aside") {
+			t.Errorf("no word that the damaged db was moved aside: %v", r)
+		}
+		aside, _ := filepath.Glob(e.state + ".damaged-*")
+		if len(aside) == 0 {
+			t.Errorf("the damaged db was not kept next to the state path")
+		}
+		for _, p := range aside {
+			os.Remove(p)
+		}
+	}
+	reqs := e.requests(before)
+	if w := writes(reqs); w != 0 {
+		t.Errorf("recovery sent %d writes (%v), want 0: every file was already there", w, reqs)
+	}
+	if n := reqs[focus.EndpointList]; n != 1 {
+		t.Errorf("recovery listed the task %d times, want 1", n)
+	}
+	if n := len(e.attachments()); n != files {
+		t.Errorf("%d attachments, want %d", n, files)
+	}
+	e.assertMirrors()
+	// Converged: the next sync has nothing to do.
+	before = e.mark()
+	e.sync()
+	if n := len(e.srv.Requests()) - before; n != 0 {
+		t.Errorf("a second sync sent %d requests, want 0", n)
 	}
 }
 
