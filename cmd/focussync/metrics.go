@@ -28,6 +28,7 @@ func newMetrics(src func() daemon.Status) (*prometheus.Registry, http.Handler) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		newStatusCollector(src),
+		newLeaseCollector(src),
 	)
 	return reg, promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
