@@ -194,6 +194,13 @@ func openLocked(path string, opts Options) (*os.File, error) {
 	if opts.ReadOnly {
 		flag = os.O_RDONLY
 	}
+	// A FIFO or device at the path would block the open or feed it garbage.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, &dbError{
+			msg:  fmt.Sprintf("state db %s is not a regular file (%s): focussync leaves it alone", path, fi.Mode().Type()),
+			kind: ErrForeign,
+		}
+	}
 	for range 3 {
 		f, err := os.OpenFile(path, flag, 0o600)
 		if err != nil {
