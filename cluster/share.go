@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/internal/fsinfo"
 )
 
 // RecordName returns the base name of the lease record of task in a folder. It
@@ -197,7 +197,7 @@ func (s *Share) cacheDelay(dir string) time.Duration {
 	if s.opt.CacheDelay > 0 {
 		return s.opt.CacheDelay
 	}
-	if network, _ := state.OnNetworkFS(dir); network {
+	if network, _ := fsinfo.OnNetworkFS(dir); network {
 		return s.opt.TTL / 6
 	}
 	return 0

@@ -44,8 +44,8 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	p.res.Settling = false
 	settling := map[string]int64{}
 	if snap != nil {
-		for rel, reason := range snap.Held {
-			if !settlingReason(reason) {
+		for rel, kind := range snap.HeldKinds {
+			if kind != watcher.HoldSettling {
 				continue
 			}
 			p.res.Settling = true
@@ -111,11 +111,6 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		p.listedAt = p.e.now()
 	}
 	return plan, nil
-}
-
-// settlingReason reports whether a held file is held because it is still changing.
-func settlingReason(reason string) bool {
-	return strings.HasPrefix(reason, "settling") || strings.HasPrefix(reason, "changed")
 }
 
 // ownedOnly keeps the attachments that a record owns.

@@ -140,13 +140,43 @@ func (u Update) Rename() bool { return u.OldPath != "" }
 
 // Skip is a file left alone in this pass.
 type Skip struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
+	Path   string   `json:"path"`
+	Reason string   `json:"reason"` // for people
+	Kind   SkipKind `json:"kind"`   // for code
+}
+
+// SkipKind says why a file was left alone.
+type SkipKind string
+
+// The kinds of skipped files.
+const (
+	// SkipSettling is a file still changing: a later pass takes it by itself.
+	SkipSettling SkipKind = "settling"
+	// SkipTooLarge is a file larger than max_file_size.
+	SkipTooLarge SkipKind = "too-large"
+	// SkipUnreadable is a file that could not be examined or read.
+	SkipUnreadable SkipKind = "unreadable"
+	// SkipRefused is a file the server refused; it is sent again when it changes.
+	SkipRefused SkipKind = "refused"
+	// SkipUnknownUpload is a file whose upload was cut off and whose outcome a
+	// pass could not learn (it did not list the task): it waits for one that does.
+	SkipUnknownUpload SkipKind = "interrupted-upload"
+)
+
+// skipKindOf is the kind of skip of a file the scanner held.
+func skipKindOf(k watcher.HoldKind) SkipKind {
+	switch k {
+	case watcher.HoldSettling:
+		return SkipSettling
+	case watcher.HoldTooLarge:
+		return SkipTooLarge
+	}
+	return SkipUnreadable
 }
 
 // Settling reports whether the file is skipped only because it is still changing:
 // a later pass picks it up by itself.
-func (s Skip) Settling() bool { return settlingReason(s.Reason) }
+func (s Skip) Settling() bool { return s.Kind == SkipSettling }
 
 // Replaces counts the old versions the uploads will delete afterwards.
 func (p *Plan) Replaces() int {

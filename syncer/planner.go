@@ -57,8 +57,9 @@ func MakePlan(in PlanInput) *Plan {
 	if in.Options.Paused == "" {
 		rec, in.Records = recoveryOf(in)
 	}
-	uploadsUnknown(&in)
+	waiting := uploadsUnknown(&in)
 	p := newPlanner(in)
+	p.waiting = waiting
 	p.classifyRecords()
 	p.pairRenames()
 	p.placeChanged()
@@ -79,11 +80,11 @@ func MakePlan(in PlanInput) *Plan {
 // uploadsUnknown takes the files of open create intents out of in's snapshot when
 // there is no listing to settle them with: they are neither uploaded again nor
 // deleted until a pass that lists the task finds out whether they reached Focus.
-func uploadsUnknown(in *PlanInput) {
+func uploadsUnknown(in *PlanInput) map[string]bool {
 	if in.Listing != nil || in.Snapshot == nil {
-		return
+		return nil
 	}
-	cloned := false
+	waiting := map[string]bool{}
 	snap := *in.Snapshot
 	for _, it := range in.Intents {
 		if it.Op != state.IntentCreate {
@@ -93,14 +94,16 @@ func uploadsUnknown(in *PlanInput) {
 			if _, ok := snap.Files[f.Path]; !ok {
 				continue
 			}
-			if !cloned {
-				snap.Files, snap.Held, cloned = maps.Clone(snap.Files), maps.Clone(snap.Held), true
+			if len(waiting) == 0 {
+				snap.Files, snap.Held = maps.Clone(snap.Files), maps.Clone(snap.Held)
 			}
 			delete(snap.Files, f.Path)
 			snap.Held[f.Path] = "an interrupted upload: waiting for a listing of the task"
+			waiting[f.Path] = true
 		}
 	}
 	in.Snapshot = &snap
+	return waiting
 }
 
 // planner is the working state of one MakePlan call.
@@ -122,6 +125,7 @@ type planner struct {
 	overwrite []string          // changed paths whose new content is another record's, renamed onto them
 	managed   int               // attachments owned by records
 	maxKey    int64             // largest display order known in the task
+	waiting   map[string]bool   // files of interrupted uploads left for a pass that lists
 }
 
 // fixedEntry is a managed file with no request of its own: its record as the truth
@@ -214,7 +218,7 @@ func (p *planner) classifyRecords() {
 			truth.Size, truth.ModTime, truth.Inode, truth.Hash = f.Size, f.ModTime, f.Inode, f.Hash
 			p.addFixed(path, truth, name, key, f.ModTime)
 		case settled && f.Hash == r.RefusedHash:
-			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r)})
+			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			p.addFixed(path, truth, name, key, f.ModTime)
 		case settled:
 			// New content: a new version, unless it is a file moved onto this one
@@ -351,7 +355,7 @@ func (p *planner) placeNewFiles() {
 			continue
 		}
 		if r, ok := p.in.Records[path]; ok && r.RefusedHash != "" && r.RefusedHash == f.Hash {
-			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r)})
+			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			continue
 		}
 		p.uploads[path] = intentFor(f, 0)
@@ -365,7 +369,11 @@ func (p *planner) skipHeld() {
 		if _, ok := p.fixed[path]; ok {
 			continue
 		}
-		p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: p.snap.Held[path]})
+		kind := skipKindOf(p.snap.HeldKinds[path])
+		if p.waiting[path] {
+			kind = SkipUnknownUpload
+		}
+		p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: p.snap.Held[path], Kind: kind})
 	}
 }
 

@@ -371,6 +371,7 @@ func TestMakePlan_Costs(t *testing.T) {
 				s := snapOf(fs[0])
 				s.Held["b.txt"] = "still changing"
 				s.Held["new.txt"] = "too large"
+				s.HeldKinds = map[string]watcher.HoldKind{"b.txt": watcher.HoldSettling, "new.txt": watcher.HoldTooLarge}
 				s.FailedDirs = []string{"c.txt"}
 				return PlanInput{Snapshot: s, Records: recs, Options: nameOpts}
 			},
@@ -378,7 +379,7 @@ func TestMakePlan_Costs(t *testing.T) {
 				if !p.Empty() {
 					t.Errorf("plan not empty:\n%s", describe(p))
 				}
-				if want := []Skip{{Path: "new.txt", Reason: "too large"}}; !reflect.DeepEqual(p.Skipped, want) {
+				if want := []Skip{{Path: "new.txt", Reason: "too large", Kind: SkipTooLarge}}; !reflect.DeepEqual(p.Skipped, want) {
 					t.Errorf("skipped = %+v, want %+v", p.Skipped, want)
 				}
 			},
@@ -434,7 +435,7 @@ func TestMakePlan_Costs(t *testing.T) {
 				return PlanInput{Snapshot: snapOf(f), Records: recs, Options: nameOpts}
 			},
 			check: func(t *testing.T, p *Plan) {
-				want := []Skip{{Path: "huge.iso", Reason: "refused by the server: 400 file too large; waiting for the file to change"}}
+				want := []Skip{{Path: "huge.iso", Reason: "refused by the server: 400 file too large; waiting for the file to change", Kind: SkipRefused}}
 				if !reflect.DeepEqual(p.Skipped, want) || !p.Empty() {
 					t.Errorf("plan:\n%s", describe(p))
 				}

@@ -87,9 +87,9 @@ func (w *walker) hashAll(workers int) error {
 		case hashVanished:
 			w.stats.Files--
 		case hashChanged:
-			w.snap.Held[j.rel] = "changed while hashing"
+			w.hold(j.rel, HoldSettling, "changed while hashing", nil)
 		case hashFailed:
-			w.hold(j.rel, "unreadable: "+cause(r.err), r.err)
+			w.hold(j.rel, HoldUnreadable, "unreadable: "+cause(r.err), r.err)
 		case hashCancelled:
 			return r.err
 		}

@@ -119,6 +119,7 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 			ScannedAt: now,
 			Files:     make(map[string]File),
 			Held:      make(map[string]string),
+			HeldKinds: make(map[string]HoldKind),
 		},
 	}
 	err = w.walkDir("", opt.Folder.Path, m.IncludesAll())

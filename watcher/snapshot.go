@@ -23,6 +23,8 @@ type Snapshot struct {
 	// settle, too large, unreadable), by path, with the reason. They are neither
 	// uploaded nor deleted remotely.
 	Held map[string]string
+	// HeldKinds says, by path, why each held file is held, as a value to test.
+	HeldKinds map[string]HoldKind
 
 	// FailedDirs are directories (relative, with '/'; "" is the root) that could not
 	// be listed: nothing under them is deleted remotely.
@@ -31,6 +33,20 @@ type Snapshot struct {
 	// Errors are the problems met, one per file or directory, for reporting.
 	Errors []FileError
 }
+
+// HoldKind says why a file is held.
+type HoldKind string
+
+// The kinds of held files.
+const (
+	// HoldSettling is a file still changing: it changed within the settle time
+	// (or its clock is ahead), or while it was hashed. A later pass takes it.
+	HoldSettling HoldKind = "settling"
+	// HoldTooLarge is a file larger than max_file_size.
+	HoldTooLarge HoldKind = "too-large"
+	// HoldUnreadable is a file that could not be examined or read.
+	HoldUnreadable HoldKind = "unreadable"
+)
 
 // FileError is a problem with one path; the scan carries on.
 type FileError struct {

@@ -158,7 +158,7 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 	m, err := l.stat(e)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			w.hold(rel, "unreadable: "+cause(err), fmt.Errorf("stat: %w", err))
+			w.hold(rel, HoldUnreadable, "unreadable: "+cause(err), fmt.Errorf("stat: %w", err))
 			w.stats.Files++
 		}
 		return // vanished since the listing
@@ -169,12 +169,12 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 	w.stats.Files++
 
 	if limit := w.opt.Folder.MaxFileSize; limit > 0 && m.size > limit {
-		w.hold(rel, "larger than max_file_size ("+formatSize(limit)+")",
+		w.hold(rel, HoldTooLarge, "larger than max_file_size ("+formatSize(limit)+")",
 			fmt.Errorf("%w (%s, limit %s)", ErrFileTooLarge, formatSize(m.size), formatSize(limit)))
 		return
 	}
 	if reason, ok := w.settling(m.mtime, m.ctime); ok {
-		w.snap.Held[rel] = reason
+		w.hold(rel, HoldSettling, reason, nil)
 		return
 	}
 	if w.opt.Cache != nil {
@@ -217,10 +217,11 @@ func (w *walker) settling(mtime, ctime time.Time) (string, bool) {
 	return "settling (changed " + age.Round(100*time.Millisecond).String() + " ago)", true
 }
 
-// hold records a held file with its reason and, when err is not nil, the
-// problem behind it.
-func (w *walker) hold(rel, reason string, err error) {
+// hold records a held file with its kind and reason and, when err is not nil,
+// the problem behind it.
+func (w *walker) hold(rel string, kind HoldKind, reason string, err error) {
 	w.snap.Held[rel] = reason
+	w.snap.HeldKinds[rel] = kind
 	if err != nil {
 		w.addError(rel, err)
 	}

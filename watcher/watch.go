@@ -13,8 +13,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/focussync/focussync/internal/fsinfo"
 	"github.com/focussync/focussync/internal/scope"
-	"github.com/focussync/focussync/state"
 )
 
 // Watch modes, as in the folder's watch setting.
@@ -66,7 +66,7 @@ type WatchOptions struct {
 	// addHook, when set, runs before each fsnotify Add; an error it returns
 	// is taken as Add's. Tests use it to inject kernel limit errors.
 	addHook func(dir string) error
-	// fsType names the root's filesystem; nil means state.FSType. Tests use
+	// fsType names the root's filesystem; nil means fsinfo.FSType. Tests use
 	// it to pretend the root is on a network filesystem.
 	fsType func(path string) (name string, network bool, err error)
 	// limitRetry is the first pause before trying events again after a
@@ -190,7 +190,7 @@ func NewWatch(opts WatchOptions) (*Watch, error) {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	if w.fsType == nil {
-		w.fsType = state.FSType
+		w.fsType = fsinfo.FSType
 	}
 	w.retryDelay = opts.limitRetry
 	if w.retryDelay <= 0 {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/internal/fsinfo"
 )
 
 // memoryFS are file systems held in memory, where fsync costs nothing.
@@ -19,7 +19,7 @@ var memoryFS = map[string]bool{"tmpfs": true, "ramfs": true}
 func scratchBase(dir string) (string, string, error) {
 	if dir == "" {
 		dir = os.TempDir()
-		if name, _, err := state.FSType(dir); err == nil && memoryFS[name] {
+		if name, _, err := fsinfo.FSType(dir); err == nil && memoryFS[name] {
 			cache, err := os.UserCacheDir()
 			if err != nil {
 				return "", "", fmt.Errorf("the temp directory %s is on %s and there is no user cache directory: give -scratch: %w", dir, name, err)
@@ -30,7 +30,7 @@ func scratchBase(dir string) (string, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", fmt.Errorf("scratch directory: %w", err)
 	}
-	name, _, err := state.FSType(dir)
+	name, _, err := fsinfo.FSType(dir)
 	if err != nil {
 		return "", "", fmt.Errorf("scratch directory: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
-	"github.com/focussync/focussync/state"
+	"github.com/focussync/focussync/internal/fsinfo"
 )
 
 // scaleFigures are the measures of one tree size in the million-file section.
@@ -31,7 +31,7 @@ func millionSection(ctx context.Context, bin, tmpfs string, quick bool, logf fun
 	if quick {
 		sizes = []int{10_000, 100_000}
 	}
-	name, _, err := state.FSType(tmpfs)
+	name, _, err := fsinfo.FSType(tmpfs)
 	if err != nil {
 		return "", err
 	}

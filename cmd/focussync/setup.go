@@ -12,6 +12,7 @@ import (
 
 	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/fsinfo"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 	"github.com/focussync/focussync/watcher"
@@ -67,7 +68,7 @@ func openRuntime(a *app, cfgPath string, verbose bool) (*daemonEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api.base_url: %w", err)
 	}
-	if network, fs := state.OnNetworkFS(cfg.State.Path); network {
+	if network, fs := fsinfo.OnNetworkFS(cfg.State.Path); network {
 		log.Warn("the state db is on a network filesystem ("+fs+"); keep it on a local disk", "path", cfg.State.Path)
 	}
 	st, err := state.Open(cfg.State.Path, state.Options{Timeout: time.Second, MoveAsideDamaged: true})

@@ -1,4 +1,7 @@
-package state
+// Package fsinfo tells which filesystem a path is on, and whether it is a network
+// or FUSE filesystem: the watcher polls such folders, and a state db or a lease
+// file there deserves a warning.
+package fsinfo
 
 import (
 	"os"
