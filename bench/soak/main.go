@@ -33,6 +33,7 @@ func main() {
 	bin := flag.String("bin", "", "focussync binary to test (default: build ./cmd/focussync)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (it is kept anyway when a check fails)")
 	harsh := flag.Bool("harsh", false, "fault rates 2.5 times higher and a SIGKILL every 5-20 s")
+	twoHosts := flag.Bool("two-hosts", false, "a second daemon with its own state db on the same folders (as a second machine on one share); each SIGKILL hits the lease holder")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "soak: unexpected arguments:", flag.Args())
@@ -40,10 +41,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, *duration, *converge, *seed, *out, *bin, *keep, *harsh))
+	os.Exit(run(ctx, *duration, *converge, *seed, *out, *bin, *keep, *harsh, *twoHosts))
 }
 
-func run(ctx context.Context, duration, converge time.Duration, seed int64, out, bin string, keep, harsh bool) int {
+func run(ctx context.Context, duration, converge time.Duration, seed int64, out, bin string, keep, harsh, twoHosts bool) int {
 	dir, err := os.MkdirTemp("", "focussync-soak-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -61,7 +62,7 @@ func run(ctx context.Context, duration, converge time.Duration, seed int64, out,
 		return 1
 	}
 	fmt.Printf("soak: seed %d, %s of faults, scratch %s\n", seed, duration, scratch)
-	fig, err := soak.Run(ctx, soak.Options{Bin: bin, Dir: scratch, Duration: duration, Converge: converge, Seed: seed, Harsh: harsh, Log: os.Stdout})
+	fig, err := soak.Run(ctx, soak.Options{Bin: bin, Dir: scratch, Duration: duration, Converge: converge, Seed: seed, Harsh: harsh, TwoHosts: twoHosts, Log: os.Stdout})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v (scratch kept in %s)\n", err, dir)
 		return 1

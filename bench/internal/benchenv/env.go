@@ -69,6 +69,8 @@ type Env struct {
 	StatusListen string
 	// ExtraEnv is added to the binary's environment (e.g. FOCUSSYNC_RETRY_INITIAL=50ms).
 	ExtraEnv []string
+	// Tables is more TOML appended after the folders (e.g. a [cluster] table).
+	Tables string
 
 	cfg, state string
 }
@@ -95,6 +97,29 @@ func NewEnv(bin, dir string, opts focustest.Options) (*Env, error) {
 	return e, nil
 }
 
+// Twin returns a second host of the scene, as another machine that mounts the
+// same folders: the same emulator, folders and settings, with its own config file
+// and state db (named after name) and its own status address. Closing the Env
+// that Twin was called on closes the twin's emulator too; the twin itself needs
+// no Close.
+func (e *Env) Twin(name string) (*Env, error) {
+	t := *e
+	t.Folders = append([]Folder(nil), e.Folders...)
+	t.cfg = filepath.Join(e.Dir, name+".toml")
+	t.state = filepath.Join(e.Dir, name, "state.db")
+	if err := os.MkdirAll(filepath.Dir(t.state), 0o755); err != nil {
+		return nil, fmt.Errorf("twin %s: %w", name, err)
+	}
+	if e.StatusListen != "" {
+		addr, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		t.StatusListen = addr
+	}
+	return &t, nil
+}
+
 // Close stops the emulator.
 func (e *Env) Close() { e.Srv.Close() }
 
@@ -119,6 +144,7 @@ func (e *Env) WriteConfig() error {
 	for _, f := range e.Folders {
 		fmt.Fprintf(&b, "[[folder]]\npath = %q\ntask_id = %d\n%s\n", f.Path, f.Task, f.Extra)
 	}
+	b.WriteString(e.Tables)
 	if err := os.WriteFile(e.cfg, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}

@@ -71,6 +71,13 @@ func (r *run) converge(ctx context.Context) error {
 	e.Srv.SetFaults(focustest.Faults{})
 	e.Srv.SetLatency(0)
 	r.fig.ChaosRequests = len(e.Srv.Requests())
+	if r.d2 != nil {
+		// The second host stops cleanly, handing over what it held; the first
+		// converges alone.
+		if code, err := r.d2.Stop(30 * time.Second); err != nil || code != 0 {
+			r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("second host: SIGTERM: exit %d, %v", code, err))
+		}
+	}
 	if r.d.Exited() {
 		if err := r.startDaemon(ctx); err != nil {
 			return err
@@ -233,6 +240,7 @@ type Figures struct {
 	Seed     int64
 	Duration time.Duration
 	Harsh    bool
+	TwoHosts bool // two daemons on the same folders, sharing the task leases
 
 	Ops             map[string]int         // workload operations by kind
 	Faults          map[string]int         // emulator faults by kind (fail, ratelimit, drop, quota, canceled)
@@ -310,11 +318,18 @@ func (f *Figures) Markdown() string {
 	if f.Harsh {
 		harsh = ", harsh"
 	}
+	if f.TwoHosts {
+		harsh += ", two hosts on one share (lease_ttl " + twoHostTTL + ")"
+	}
 	fmt.Fprintf(&b, "| soak (seed %d, %s of faults%s) | %s |\n| --- | --- |\n", f.Seed, f.Duration, harsh, verdict)
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
 	row("operations applied", breakdown(f.Ops))
 	row("faults injected", breakdown(f.Faults))
-	row("daemon restarts (SIGKILL at random moments)", strconv.Itoa(f.Kills))
+	if f.TwoHosts {
+		row("SIGKILLs of the lease holder (each followed by a restart)", strconv.Itoa(f.Kills))
+	} else {
+		row("daemon restarts (SIGKILL at random moments)", strconv.Itoa(f.Kills))
+	}
 	row("config reloads (SIGHUP, settle changed)", strconv.Itoa(f.Reloads))
 	row("unexpected daemon exits", strconv.Itoa(f.UnexpectedExits))
 	row("daemon hangs (/status silent for 15 s; goroutines dumped, restarted)", strconv.Itoa(f.Hangs))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 )
@@ -33,8 +34,16 @@ type Options struct {
 	// Harsh multiplies the fault rates by 2.5 and kills the daemon every 5-20 s
 	// instead of every 15-45 s.
 	Harsh bool
-	Log   io.Writer // progress lines; nil discards them
+	// TwoHosts runs a second daemon on the same folders, with its own state db,
+	// as a second machine that mounts the same share: the two share each task's
+	// lease on the share (lease_ttl 5 s), and each SIGKILL hits the holder. At the
+	// end the second host stops cleanly and the first converges.
+	TwoHosts bool
+	Log      io.Writer // progress lines; nil discards them
 }
+
+// twoHostTTL is the lease_ttl of the two-host soak.
+const twoHostTTL = "5s"
 
 // The scene: folder a (recursive) mirrors into task 101, folder b into 102.
 const (
@@ -67,6 +76,8 @@ type run struct {
 	wl     *workload
 	rng    *rand.Rand
 	d      *benchenv.Daemon
+	twin   *benchenv.Env    // the second host (TwoHosts)
+	d2     *benchenv.Daemon // its daemon
 	fig    *Figures
 	settle bool // the current config's settle toggle, flipped by reloads
 	hand   []focustest.Stored
@@ -102,7 +113,7 @@ func Run(ctx context.Context, opt Options) (*Figures, error) {
 		env: env,
 		wl:  newWorkload(opt.Dir, opt.Seed),
 		rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x63686173)),
-		fig: &Figures{MinQuotaLeft: quota, Harsh: opt.Harsh, Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
+		fig: &Figures{MinQuotaLeft: quota, Harsh: opt.Harsh, TwoHosts: opt.TwoHosts, Seed: opt.Seed, Duration: opt.Duration, Ops: map[string]int{}, Faults: map[string]int{}, Requests: map[focus.Endpoint]int{}},
 	}
 	if err := r.setup(); err != nil {
 		return nil, err
@@ -132,6 +143,13 @@ func (r *run) setup() error {
 	}
 	e.StatusListen = addr
 	e.ExtraEnv = []string{"FOCUSSYNC_RETRY_INITIAL=200ms"}
+	if r.opt.TwoHosts {
+		e.Tables = fmt.Sprintf("[cluster]\nlease_ttl = %q\nnode_name = \"host-a\"\n", twoHostTTL)
+		if r.twin, err = e.Twin("host-b"); err != nil {
+			return err
+		}
+		r.twin.Tables = fmt.Sprintf("[cluster]\nlease_ttl = %q\nnode_name = \"host-b\"\n", twoHostTTL)
+	}
 	if err := r.writeConfig(); err != nil {
 		return err
 	}
@@ -180,7 +198,54 @@ func (r *run) writeConfig() error {
 		settle = "1500ms"
 	}
 	r.env.Defaults = fmt.Sprintf("settle = %q\nrescan = \"15s\"\nverify = \"45s\"\n", settle)
+	if r.twin != nil {
+		r.twin.Defaults = r.env.Defaults
+		if err := r.twin.WriteConfig(); err != nil {
+			return err
+		}
+	}
 	return r.env.WriteConfig()
+}
+
+// startTwin starts the second host's daemon.
+func (r *run) startTwin(ctx context.Context) error {
+	d, err := r.twin.StartDaemon(ctx)
+	if err != nil {
+		return err
+	}
+	r.d2 = d
+	return nil
+}
+
+// killHolder kills the daemon that holds folder a's lease (the first host when
+// neither says so) and restarts it.
+func (r *run) killHolder(ctx context.Context) error {
+	victim, second := r.d, false
+	if st, err := r.d2.Status(ctx); err == nil && holds(st) {
+		victim, second = r.d2, true
+	}
+	victim.Kill()
+	if second {
+		r.logs = append(r.logs, lastLines(victim.Log(), 30))
+	} else {
+		r.keepLog()
+	}
+	r.fig.Kills++
+	time.Sleep(r.jitter(0, 1500*time.Millisecond))
+	if second {
+		return r.startTwin(ctx)
+	}
+	return r.startDaemon(ctx)
+}
+
+// holds reports whether st shows this host holding folder a's task lease.
+func holds(st daemon.Status) bool {
+	for _, f := range st.Folders {
+		if f.Task == taskA && f.Lease != nil && f.Lease.Role == "holder" {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) storedByID(task, id int64) focustest.Stored {
@@ -215,6 +280,11 @@ func (r *run) chaos(ctx context.Context) error {
 	if err := r.startDaemon(ctx); err != nil {
 		return err
 	}
+	if r.twin != nil {
+		if err := r.startTwin(ctx); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	end := start.Add(r.opt.Duration)
 	wctx, stopWork := context.WithCancel(ctx)
@@ -242,6 +312,15 @@ func (r *run) chaos(ctx context.Context) error {
 				return err
 			}
 		}
+		if r.d2 != nil && r.d2.Exited() {
+			r.fig.UnexpectedExits++
+			r.logs = append(r.logs, lastLines(r.d2.Log(), 30))
+			r.fig.Failures = append(r.fig.Failures, fmt.Sprintf("the second host's daemon exited on its own at %s: %s",
+				now.Sub(start).Round(time.Second), lastLines(r.d2.Log(), 5)))
+			if err := r.startTwin(ctx); err != nil {
+				return err
+			}
+		}
 		if !now.Before(nextProbe) {
 			nextProbe = now.Add(probeEvery)
 			if err := r.probe(ctx, now.Sub(start)); err != nil {
@@ -252,6 +331,11 @@ func (r *run) chaos(ctx context.Context) error {
 		case !now.Before(nextOp):
 			r.wl.step(wctx)
 			nextOp = now.Add(r.jitter(400*time.Millisecond, 1400*time.Millisecond))
+		case !now.Before(nextKill) && r.twin != nil:
+			if err := r.killHolder(ctx); err != nil {
+				return err
+			}
+			nextKill = now.Add(r.jitter(killLo, killHi))
 		case !now.Before(nextKill):
 			r.d.Kill()
 			r.keepLog()
@@ -273,6 +357,11 @@ func (r *run) chaos(ctx context.Context) error {
 				return err
 			}
 			_ = r.d.Signal(syscall.SIGHUP)
+			if r.d2 != nil {
+				if _, err := r.d2.Status(ctx); err == nil {
+					_ = r.d2.Signal(syscall.SIGHUP)
+				}
+			}
 			r.fig.Reloads++
 			nextHUP = now.Add(r.jitter(15*time.Second, 40*time.Second))
 		case !now.Before(nextLatency):
