@@ -28,7 +28,7 @@ func main() {
 	soakFor := flag.Duration("soak", 0, "duration of the soak's faults (default 3m, 1m with -quick; <0 skips it)")
 	seed := flag.Int64("seed", 1, "seed of the soak and the generated trees")
 	bin := flag.String("bin", "", "focussync binary (default: build ./cmd/focussync)")
-	only := flag.String("only", "", "comma-separated sections to run: costs,soak,initial,rescan,bigfile,latency,million (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: costs,soak,initial,rescan,bigfile,cluster,latency,million (default all)")
 	tmpfs := flag.String("tmpfs", "/dev/shm", "directory on tmpfs for the million-file trees")
 	scratch := flag.String("scratch", "", "directory for the state dbs and trees, on a disk file system as on a real host (default: the temp directory, or the user cache directory when the temp directory is in memory)")
 	flag.Parse()
@@ -151,6 +151,11 @@ func run(ctx context.Context, o options) int {
 			}
 			defer os.RemoveAll(dir)
 			return millionSection(ctx, o.bin, dir, o.quick, logf)
+		})
+	}
+	if o.want("cluster") {
+		section("8. Several hosts on one share", clusterIntro, func() (string, error) {
+			return clusterSection(ctx, o.bin, scratch, logf)
 		})
 	}
 
