@@ -64,7 +64,8 @@ type FolderStatus struct {
 	State        string `json:"state"` // starting | idle | syncing | paused | error
 	Watch        string `json:"watch"` // events | poll
 	Files        int    `json:"files"` // files tracked (managed attachments)
-	// Pending is the number of write requests the last pass left to send.
+	// Pending is the number of write requests the last pass left to send, the
+	// held deletes included.
 	Pending int `json:"pending"`
 	// Unconfirmed counts the writes sent (or about to be) whose outcome is not
 	// known yet (open intents in the state db); Refused the files the server

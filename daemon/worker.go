@@ -297,7 +297,8 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 			s.Held = res.Held
 			s.Paused = res.Paused
 			if res.Plan != nil {
-				s.Pending = res.Plan.Cost()
+				// Held deletes are pending work too: they wait for a person.
+				s.Pending = res.Plan.Cost() + res.Plan.HeldDeletes
 				s.HeldDeletes = res.Plan.HeldDeletes
 			}
 			if res.Paused != "" {

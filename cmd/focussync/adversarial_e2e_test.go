@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/control"
 	"github.com/focussync/focussync/focus"
 )
 
@@ -362,6 +363,15 @@ func TestAdversarialE2E_SyncWhileDaemonHoldsStateDB(t *testing.T) {
 	d := e.startDaemon()
 	waitUntil(t, 30*time.Second, "the daemon's first sync", func() bool { return len(e.attachments()) == 2 })
 
+	// The daemon answers on its control socket: `sync` has it run the pass.
+	if r := e.run("sync"); r.code != 0 || !strings.Contains(r.stderr, "the running daemon ran the pass") {
+		t.Fatalf("sync while the daemon runs:\n%v", r)
+	}
+	// A holder that does not answer on a socket (here: the socket is gone) leaves
+	// `sync` a locked db, which it must name, at once.
+	if err := os.Remove(control.Endpoint(e.state)); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := e.command(ctx, "sync")

@@ -69,7 +69,7 @@ func TestCompletion_Bash(t *testing.T) {
 		{[]string{"focussync", ""}, all},
 		{[]string{"focussync", "sy"}, []string{"sync"}},
 		{[]string{"focussync", "sync", "--d"}, []string{"--dry-run"}},
-		{[]string{"focussync", "sync", "-"}, []string{"--allow-mass-delete", "--config", "--dry-run", "-c", "-v"}},
+		{[]string{"focussync", "sync", "-"}, []string{"--allow-mass-delete", "--config", "--dry-run", "--relist", "-c", "-v"}},
 		{[]string{"focussync", "status", "--j"}, []string{"--json"}},
 		{[]string{"focussync", "service", "st"}, []string{"start", "status", "stop"}},
 		{[]string{"focussync", "service", "install", "--user"}, []string{"--user", "--user-service"}},
@@ -98,7 +98,7 @@ func TestCompletion_Spec(t *testing.T) {
 		}
 	}
 	for name, want := range map[string][]string{
-		"sync":            {"--allow-mass-delete", "-c", "--config", "--dry-run", "-v"},
+		"sync":            {"--allow-mass-delete", "-c", "--config", "--dry-run", "--relist", "-v"},
 		"service install": {"-c", "--config", "--name", "--user", "--user-service"},
 		"version":         nil,
 	} {

@@ -78,7 +78,7 @@ func newStatusCollector(src func() daemon.Status) *statusCollector {
 		quotaResetIn:   d("quota_reset_seconds", "Seconds until the organization's API quota resets; -1 when not known.", org...),
 		quotaResetAt:   d("quota_reset_timestamp_seconds", "When the organization's API quota resets, as a Unix time; absent while not known.", org...),
 
-		pending:      d("pending_operations", "Operations the folder's last plan had left to do.", folder...),
+		pending:      d("pending_operations", "Operations the folder's last plan had left to do, deletes held for a confirmation included.", folder...),
 		files:        d("files_tracked", "Files of the folder with an attachment managed by focussync.", folder...),
 		folderPaused: d("folder_paused", "1 while the folder is paused (root missing, moved or emptied, or the token refused).", folder...),
 		failures:     d("failures", "Files of the folder that could not be synced in its last pass, refused ones included.", folder...),

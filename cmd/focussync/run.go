@@ -95,6 +95,9 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	// Start before the reload loop, which then owns rt.cfg; it ends before the
 	// workers are waited for and the store is closed.
 	d.Start(ctx, rt.cfg.Folders)
+	// The control socket (focussync sync, pause, resume) stops with ctx; its
+	// commands end before the store is closed.
+	controlled := startControl(ctx, rt, d)
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
@@ -109,6 +112,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	notify.Stopping()
 	<-notified
 	<-reloaded
+	<-controlled
 	d.Wait()
 	// Only now that no worker writes: a standby elsewhere takes over at once.
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)

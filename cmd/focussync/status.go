@@ -229,6 +229,14 @@ func readStateStatus(cfg *config.Config) (statusReport, error) {
 			if lp := s.Meta.LastPass; !lp.IsZero() {
 				row.LastPass = &lp
 			}
+			p, err := st.Paused(k)
+			if err != nil {
+				return rep, err
+			}
+			if p != nil {
+				row.State = "paused"
+				row.Paused = p.Reason + " (since " + p.Since.Format(time.DateTime) + "; 'focussync resume " + k.Path + "' ends it)"
+			}
 		}
 		rep.Folders = append(rep.Folders, row.withLists())
 	}
@@ -295,7 +303,7 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 		if f.LastPass != nil {
 			last = *f.LastPass
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", printable(f.Path), f.Task, f.State, dash(f.Watch),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", printable(f.Path), f.Task, folderState(f), dash(f.Watch),
 			f.Files, pending, f.UnconfirmedWrites, failures, ago(last, now))
 		unconfirmed += f.UnconfirmedWrites
 	}
@@ -346,6 +354,21 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 	if len(failures) > 0 {
 		fmt.Fprintln(w, "\nFailures:")
 		for _, s := range failures {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+
+	var skipped []string
+	for _, f := range rep.Folders {
+		for _, sk := range f.Skipped {
+			if !sk.Settling() {
+				skipped = append(skipped, fmt.Sprintf("%s: %s", printable(joinPath(f.Path, sk.Path)), sk.Reason))
+			}
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintln(w, "\nSkipped (not uploaded until they change):")
+		for _, s := range skipped {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
@@ -439,4 +462,17 @@ func joinPath(folder, rel string) string {
 		return folder + rel
 	}
 	return filepath.Join(folder, filepath.FromSlash(rel))
+}
+
+// folderState is a folder's STATE cell: held deletes wait for a person, so they
+// show instead of "idle", with the command that confirms them.
+func folderState(f folderStatus) string {
+	if f.HeldDeletes > 0 && (f.State == "idle" || f.State == "") {
+		noun := "deletes"
+		if f.HeldDeletes == 1 {
+			noun = "delete"
+		}
+		return fmt.Sprintf("held: %d %s (confirm with focussync sync --allow-mass-delete FOLDER)", f.HeldDeletes, noun)
+	}
+	return f.State
 }

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
@@ -20,16 +25,35 @@ func init() {
 }
 
 func runSync(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "sync", "sync [--config FILE] [--dry-run] [--allow-mass-delete] [-v]\n\n"+
-		"Syncs every folder once: uploads new files, renames, reorders and deletes, then\n"+
-		"prints a summary. Exits 0 when every folder converged, 1 when anything could not be\n"+
-		"synced (each file is named with the reason). --dry-run prints the plan and its\n"+
-		"request cost and sends no write.")
+	fs := newFlagSet(a, "sync", "sync [--config FILE] [--dry-run] [--allow-mass-delete] [--relist] [-v] [FOLDER...]\n\n"+
+		"Syncs every folder once (or the FOLDERs named, their paths as in the config):\n"+
+		"uploads new files, renames, reorders and deletes, then prints a summary. Exits 0\n"+
+		"when every folder converged, 1 when anything could not be synced (each file is\n"+
+		"named with the reason). --dry-run prints the plan and its request cost and sends no\n"+
+		"write. A folder paused with 'focussync pause' is not synced.\n\n"+
+		"While the daemon runs, it runs these passes itself, through its control socket\n"+
+		"beside the state db (only root and the daemon's user may use it): 'sync' is a\n"+
+		"sync now, '--dry-run' the daemon's plan, '--allow-mass-delete' confirms the held\n"+
+		"deletes, and no second process opens the state db.")
 	cfgPath := configFlag(fs)
 	dry := fs.Bool("dry-run", false, "print the plan and its request cost; send no write")
-	allowMass := fs.Bool("allow-mass-delete", false, "confirm deletes held back by max_delete")
+	allowMass := fs.Bool("allow-mass-delete", false, "confirm deletes held back by max_delete or an emptied folder")
+	relist := fs.Bool("relist", false, "list each task first and adopt attachments that match local files by name and size (1 request per folder)")
 	verbose := fs.Bool("v", false, "debug logging")
-	if err := parseFlags(fs, args); err != nil {
+	flags, folderArgs := splitArgs(fs, args)
+	if err := parseFlags(fs, flags); err != nil {
+		return err
+	}
+	cfg, err := config.LoadWith(*cfgPath, config.Options{AllowMissingFolders: true, ReadOnlyState: true})
+	if err != nil {
+		return err
+	}
+	only, err := resolveFolders(cfg, folderArgs)
+	if err != nil {
+		return err
+	}
+	rq := daemon.PassRequest{DryRun: *dry, AllowMassDelete: *allowMass, Relist: *relist}
+	if ran, err := syncThroughDaemon(ctx, a, cfg, only, rq); ran {
 		return err
 	}
 	// The log and the progress bar share the terminal through one writer.
@@ -41,18 +65,41 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	defer rt.Close()
 
 	bar := newProgressBar(con)
-	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, Progress: bar.update, WaitSettle: !*dry}
-	results := make([]*syncer.Result, len(rt.cfg.Folders))
-	errs := make([]error, len(rt.cfg.Folders))
+	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, ListFirst: *relist, Progress: bar.update, WaitSettle: !*dry}
+	folders := rt.cfg.Folders
+	if len(only) > 0 {
+		folders = nil
+		for _, f := range rt.cfg.Folders {
+			if slices.Contains(only, filepath.Clean(f.Path)) {
+				folders = append(folders, f)
+			}
+		}
+	}
+	results := make([]*syncer.Result, len(folders))
+	errs := make([]error, len(folders))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for i, f := range rt.cfg.Folders {
+	for i, f := range folders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if p, err := rt.store.Paused(syncer.FolderKey(f)); err != nil || p != nil {
+				// A person paused the folder: it waits for 'focussync resume'.
+				results[i], errs[i] = &syncer.Result{Folder: f.Path, Task: f.TaskID}, err
+				if p != nil {
+					results[i].Paused = p.Reason + " (since " + p.Since.Format(time.DateTime) + "; 'focussync resume " + f.Path + "' ends it)"
+				}
+				if !*dry || err != nil {
+					return
+				}
+			}
+			paused := results[i]
 			results[i], errs[i] = rt.engine.Sync(ctx, f, opt)
+			if paused != nil && results[i] != nil && results[i].Paused == "" {
+				results[i].Paused = paused.Paused
+			}
 			if res := results[i]; res != nil && !*dry {
 				log := rt.log.With("folder", f.Path, "task", f.TaskID)
 				for _, sk := range res.Skipped {
@@ -67,7 +114,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	bar.done()
 
 	ok := true
-	for i, f := range rt.cfg.Folders {
+	for i, f := range folders {
 		res, err := results[i], errs[i]
 		if err != nil {
 			ok = false
@@ -128,7 +175,10 @@ func printPlan(w io.Writer, r *syncer.Result) {
 	fmt.Fprintf(w, "%s -> task %d\n", r.Folder, r.Task)
 	if r.Paused != "" {
 		fmt.Fprintf(w, "  PAUSED: %s\n", r.Paused)
-		return
+		if r.Plan == nil {
+			return
+		}
+		fmt.Fprintf(w, "  the plan once it is resumed:\n")
 	}
 	p := r.Plan
 	if r.Listed {
