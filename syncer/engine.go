@@ -354,6 +354,10 @@ type pass struct {
 	listedAt time.Time         // when this round listed the task; zero when it did not
 	relisted bool              // PassOptions.ListFirst's listing was made
 	failed   map[string]string // path -> reason, failures of this call
+
+	// mu guards progress and res.Requests: a folder's batches are sent from
+	// more than one goroutine.
+	mu       sync.Mutex
 	progress Progress
 }
 

@@ -34,17 +34,18 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 
 	left := plan.Cost()
 	p.budget.Announce(p, left)
-	p.progress = Progress{Folder: p.f.Path}
-	for _, b := range plan.Uploads {
-		p.progress.FilesTotal += len(b.Files)
-		p.progress.BytesTotal += b.Bytes()
-	}
-	for _, b := range plan.Uploads {
-		if err := p.upload(ctx, b.Files); err != nil {
-			return err
+	p.setProgress(func(pr *Progress) {
+		*pr = Progress{Folder: p.f.Path}
+		for _, b := range plan.Uploads {
+			pr.FilesTotal += len(b.Files)
+			pr.BytesTotal += b.Bytes()
 		}
+	})
+	if err := p.uploadBatches(ctx, plan.Uploads, func() {
 		left--
 		p.budget.Announce(p, left)
+	}); err != nil {
+		return err
 	}
 	for _, d := range plan.Deletes {
 		if err := p.remove(ctx, d); err != nil {
@@ -63,19 +64,38 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 	return nil
 }
 
-// upload sends one batch as a create (one file) or a bulk create, journaled.
+// upload sends one batch as a create (one file) or a bulk create, journaled,
+// and records its outcome.
 func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 	if err := p.mayWrite(ctx); err != nil {
 		return err
 	}
-	in := &state.Intent{Op: state.IntentCreate, Files: files, Started: p.e.now()}
+	in := p.uploadIntent(files)
 	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
 		return fmt.Errorf("%w: journal upload: %w", ErrFatal, err)
 	}
-	ups := p.uploadsOf(files)
-	p.progress.Current = batchName(files)
-	p.report()
+	p.sentUpload(in.Files)
+	created, err := p.send(ctx, in)
+	return p.settleUpload(ctx, in, created, err)
+}
+
+// sentUpload records in the result that a batch's upload is sent.
+func (p *pass) sentUpload(files []state.IntentFile) {
 	p.res.Sent = append(p.res.Sent, Op{Kind: "upload", Path: files[0].Path, Files: len(files)})
+}
+
+// uploadIntent is the create intent of a batch, not yet journaled.
+func (p *pass) uploadIntent(files []state.IntentFile) *state.Intent {
+	return &state.Intent{Op: state.IntentCreate, Files: files, Started: p.e.now()}
+}
+
+// send sends the create (one file) or bulk create of a journaled intent. It
+// touches nothing of the pass but what call and setProgress guard, so that
+// several batches may be sent at once.
+func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, error) {
+	files := in.Files
+	ups := p.uploadsOf(files)
+	p.setProgress(func(pr *Progress) { pr.Current = batchName(files) })
 
 	var created []focus.Attachment
 	ep := focus.EndpointBulk
@@ -97,6 +117,14 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		}
 		return err
 	})
+	return created, err
+}
+
+// settleUpload records the outcome of a journaled create: the attachments made,
+// or, when the outcome is unknown, what a listing shows; a refused batch is
+// split to find the file the server refuses.
+func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []focus.Attachment, err error) error {
+	files := in.Files
 	switch {
 	case err == nil:
 		return p.uploaded(ctx, in, created)
@@ -197,21 +225,37 @@ func (p *pass) refuse(f state.IntentFile, cause error) error {
 // uploaded records the attachments a create made, then deletes the old versions
 // they replace. The records and the delete intents are written in one transaction.
 func (p *pass) uploaded(ctx context.Context, in *state.Intent, created []focus.Attachment) error {
+	var c state.Change
+	if !p.uploadedChange(&c, in, created) {
+		// The answer does not account for every file: learn them from a listing.
+		remote, err := p.list(ctx, PriorityUpload)
+		if err != nil {
+			return err
+		}
+		return p.adoptCreated(ctx, []state.Intent{*in}, remote)
+	}
+	if err := p.commit(c); err != nil {
+		return err
+	}
+	return p.deleteReplaced(ctx, c.Begin)
+}
+
+// uploadedChange adds to c what a create's answer makes of the intent: the
+// files' records, the end of the intent and the delete intents of the versions
+// they replace; it counts and logs the uploads. It reports false, and leaves c
+// alone, when the answer does not account for every file of the batch.
+func (p *pass) uploadedChange(c *state.Change, in *state.Intent, created []focus.Attachment) bool {
 	used := make([]bool, len(created))
 	match := make([]int, len(in.Files))
 	for i, f := range in.Files {
 		match[i] = matchCreated(created, used, f, i)
 		if match[i] < 0 {
-			// The answer does not account for this file: learn it from a listing.
-			remote, err := p.list(ctx, PriorityUpload)
-			if err != nil {
-				return err
-			}
-			return p.adoptCreated(ctx, []state.Intent{*in}, remote)
+			return false
 		}
 		used[match[i]] = true
 	}
-	c := state.Change{EndIntents: []uint64{in.ID}}
+	c.EndIntents = append(c.EndIntents, in.ID)
+	var bytes int64
 	for i, f := range in.Files {
 		j := match[i]
 		rec := recordFor(f, created[j])
@@ -222,18 +266,17 @@ func (p *pass) uploaded(ctx context.Context, in *state.Intent, created []focus.A
 		}
 		p.res.Uploaded++
 		p.res.UploadedBytes += f.Size
-		p.progress.Files++
-		p.progress.Bytes += f.Size
+		bytes += f.Size
 		p.log.Info("uploaded", "file", f.Path, "attachment", created[j].ID, "size", f.Size)
 	}
 	if p.e.Metrics != nil {
 		p.e.Metrics.uploaded(len(in.Files), in.Files)
 	}
-	p.report()
-	if err := p.commit(c); err != nil {
-		return err
-	}
-	return p.deleteReplaced(ctx, c.Begin)
+	p.setProgress(func(pr *Progress) {
+		pr.Files += len(in.Files)
+		pr.Bytes += bytes
+	})
+	return true
 }
 
 // matchCreated finds the created attachment for the i-th file of a batch: the same
@@ -400,7 +443,12 @@ func (p *pass) abs(rel string) string {
 	return filepath.Join(p.f.Path, filepath.FromSlash(rel))
 }
 
-func (p *pass) report() {
+// setProgress changes the progress under the pass's lock (batches are sent from
+// more than one goroutine) and reports it.
+func (p *pass) setProgress(fn func(*Progress)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(&p.progress)
 	if p.opt.Progress == nil {
 		return
 	}
@@ -432,7 +480,9 @@ func (p *pass) call(ctx context.Context, pri Priority, ep focus.Endpoint, fn fun
 		}
 		err := fn(ctx)
 		p.budget.Release()
+		p.mu.Lock()
 		p.res.Requests[ep]++
+		p.mu.Unlock()
 		if p.e.Metrics != nil {
 			p.e.Metrics.request(ep, err)
 		}
@@ -478,14 +528,11 @@ func (p *pass) call(ctx context.Context, pri Priority, ep focus.Endpoint, fn fun
 		}
 		if wait > 0 {
 			p.log.Debug("retrying", "op", string(ep), "in", wait.Round(time.Millisecond), "err", err)
-			if p.opt.Progress != nil {
-				p.progress.Waiting = fmt.Sprintf("retrying in %s", wait.Round(time.Second))
-				p.report()
-			}
+			p.setProgress(func(pr *Progress) { pr.Waiting = fmt.Sprintf("retrying in %s", wait.Round(time.Second)) })
 			if err := sleepCtx(ctx, wait); err != nil {
 				return err
 			}
-			p.progress.Waiting = ""
+			p.setProgress(func(pr *Progress) { pr.Waiting = "" })
 		}
 	}
 }

@@ -222,9 +222,9 @@ func (o Op) String() string {
 }
 
 // Ops lists the write requests the plan sends when nothing fails, in the order
-// the executor sends them: deletes left open by an earlier pass, then each
-// upload followed by the deletes of the old versions it replaces, then the
-// deletes of removed files, then renames and reorders.
+// the executor sends them: deletes left open by an earlier pass, then the
+// uploads (two at a time), then the deletes of the old versions they replace,
+// then the deletes of removed files, then renames and reorders.
 func (p *Plan) Ops() []Op {
 	var ops []Op
 	for _, in := range append(append([]state.Intent(nil), p.Recovery.Resend...), p.Recovery.Replace...) {
@@ -232,6 +232,8 @@ func (p *Plan) Ops() []Op {
 	}
 	for _, b := range p.Uploads {
 		ops = append(ops, Op{Kind: "upload", Path: b.Files[0].Path, Files: len(b.Files)})
+	}
+	for _, b := range p.Uploads {
 		for _, f := range b.Files {
 			if f.Replaces != 0 {
 				ops = append(ops, Op{Kind: "delete old version", Path: f.Name, Attachment: f.Replaces})
