@@ -362,12 +362,28 @@ type pass struct {
 }
 
 // load reads the folder's records.
+//
+// They are read once per Sync call: every write of the call goes through commit
+// or journal, which keep the records in memory what they are in the store.
 func (p *pass) load() error {
+	if p.folder != nil {
+		return nil
+	}
 	fo, err := p.e.Store.Load(p.key)
 	if err != nil {
 		return fmt.Errorf("%w: read state: %w", ErrFatal, err)
 	}
 	p.folder = fo
+	return nil
+}
+
+// journal makes one intent durable before its request is sent, in the store and
+// in memory; what names the write for the error.
+func (p *pass) journal(in *state.Intent, what string) error {
+	if err := p.e.Store.Commit(p.key, state.Change{Begin: []*state.Intent{in}}); err != nil {
+		return fmt.Errorf("%w: journal %s: %w", ErrFatal, what, err)
+	}
+	p.apply(state.Change{Begin: []*state.Intent{in}})
 	return nil
 }
 

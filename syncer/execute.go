@@ -71,8 +71,8 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		return err
 	}
 	in := p.uploadIntent(files)
-	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
-		return fmt.Errorf("%w: journal upload: %w", ErrFatal, err)
+	if err := p.journal(in, "upload"); err != nil {
+		return err
 	}
 	p.sentUpload(in.Files)
 	created, err := p.send(ctx, in)
@@ -355,8 +355,8 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 		return err
 	}
 	in := &state.Intent{Op: state.IntentDelete, AttachmentID: d.AttachmentID, Name: d.Name, Started: p.e.now()}
-	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
-		return fmt.Errorf("%w: journal delete: %w", ErrFatal, err)
+	if err := p.journal(in, "delete"); err != nil {
+		return err
 	}
 	p.res.Sent = append(p.res.Sent, Op{Kind: "delete", Path: d.Path, Attachment: d.AttachmentID})
 	err := p.call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
@@ -384,8 +384,8 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		return err
 	}
 	in := &state.Intent{Op: state.IntentUpdate, AttachmentID: u.AttachmentID, Name: u.Name, DisplayOrder: u.DisplayOrder, Started: p.e.now()}
-	if err := p.e.Store.BeginIntent(p.key, in); err != nil {
-		return fmt.Errorf("%w: journal update: %w", ErrFatal, err)
+	if err := p.journal(in, "update"); err != nil {
+		return err
 	}
 	pri, kind := PriorityReorder, "reorder"
 	if u.Rename() {
