@@ -126,7 +126,13 @@ func TestRun_LogFile(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "a.txt", func() bool { return e.attachmentNamed("a.txt") })
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("log file:\n%s\nstderr:\n%s", b, stderr.String())
+		}
+	})
+	waitUntil(t, 60*time.Second, "a.txt", func() bool { return e.attachmentNamed("a.txt") })
 	waitUntil(t, 30*time.Second, "the pass in the log file", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Contains(string(b), "folder in sync")
