@@ -12,8 +12,9 @@ import (
 
 const examplePath = "../config.example.toml"
 
-// exampleConfig returns config.example.toml with its folder path and state
-// path pointing into a temporary directory, and that directory.
+// exampleConfig returns config.example.toml with its example ids and folder
+// uncommented, its folder path and state path pointing into a temporary
+// directory, and that directory.
 func exampleConfig(tb testing.TB) ([]byte, string) {
 	tb.Helper()
 	data, err := os.ReadFile(examplePath)
@@ -23,7 +24,10 @@ func exampleConfig(tb testing.TB) ([]byte, string) {
 	dir := testDir(tb)
 	s := string(data)
 	for old, repl := range map[string]string{
-		`path = "/srv/share/clients/acme"`:       `path = "a"`,
+		"# organization_id = 11\n# workspace_id = 22\n# File": "organization_id = 11\nworkspace_id = 22\n# File",
+		"# [[folder]]\n":                         "[[folder]]\n",
+		`# path = "/srv/share/clients/acme"`:     `path = "a"`,
+		"# task_id = 101":                        "task_id = 101",
 		`# path = "/var/lib/focussync/state.db"`: `# path = "state/state.db"`,
 	} {
 		if !strings.Contains(s, old) {
@@ -108,7 +112,7 @@ func TestExample_HasEveryKey(t *testing.T) {
 // commented out as "# key = value".
 func exampleKeys(s string) map[string]bool {
 	keys := map[string]bool{}
-	header := regexp.MustCompile(`^\[\[?([a-z_]+)\]\]?`)
+	header := regexp.MustCompile(`^(?:# )?\[\[?([a-z_]+)\]\]?`)
 	key := regexp.MustCompile(`^(?:# )?([a-z_]+) = `)
 	table := ""
 	for _, line := range strings.Split(s, "\n") {

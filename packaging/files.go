@@ -27,5 +27,7 @@ func Files() map[string]string {
 	return map[string]string{
 		"focussync.service": SystemdUnit(PackageUnitParams()),
 		"focussync.plist":   LaunchdPlist(MacPlistParams()),
+		// newsyslog(8) on macOS: /etc/newsyslog.d/focussync.conf
+		"focussync.newsyslog.conf": NewsyslogConf(MacPlistParams()),
 	}
 }

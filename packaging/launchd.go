@@ -8,14 +8,25 @@ import (
 	"text/template"
 )
 
-// Paths used by the launchd property list when a parameter is left empty.
+// Paths and names used by the launchd property list when a parameter is left
+// empty. focussync writes its log itself (`run --log-file`) and rotates it by
+// size; launchd's own output file catches only what is written before the log
+// opens or a crash, and newsyslog rotates it (NewsyslogConf).
 const (
-	// DaemonLogPath is where a LaunchDaemon's output goes. /Library/Logs
-	// exists on every Mac, so launchd can always create the file there.
-	DaemonLogPath = "/Library/Logs/focussync.log"
+	// DaemonLogPath is the log of a LaunchDaemon, in a directory of its own
+	// that belongs to the job's account.
+	DaemonLogPath = "/Library/Logs/focussync/focussync.log"
 	// AgentLogFile is the log file's path under the user's home directory for
 	// a LaunchAgent.
-	AgentLogFile = "Library/Logs/focussync.log"
+	AgentLogFile = "Library/Logs/focussync/focussync.log"
+	// LaunchdOutput is the name, beside the log, of the file that takes
+	// launchd's stdout and stderr of the job.
+	LaunchdOutput = "launchd.log"
+	// MacUser is the dedicated account a LaunchDaemon runs as.
+	MacUser = "_focussync"
+	// MacStatePath is where the LaunchDaemon's state db lives ([state] path in
+	// the configuration): a directory that belongs to MacUser.
+	MacStatePath = "/usr/local/var/focussync/state.db"
 )
 
 // PlistParams describes one launchd job.
@@ -23,10 +34,13 @@ type PlistParams struct {
 	Label     string // the job's label, also the service name; DefaultName when empty
 	Exe       string // absolute path of the focussync binary
 	Config    string // absolute path of the configuration file
-	UserName  string // a LaunchDaemon's account; empty runs it as root
+	UserName  string // a LaunchDaemon's account; MacUser when empty ("root" runs it as root)
 	UserAgent bool   // a per-user LaunchAgent instead of a system LaunchDaemon
 	Home      string // the user's home directory, for a LaunchAgent's log path
-	LogPath   string // stdout and stderr; DaemonLogPath, or Home/AgentLogFile for an agent, when empty
+	// LogPath is the log that focussync writes and rotates (run --log-file);
+	// launchd's output goes to LaunchdOutput in the same directory.
+	// DaemonLogPath, or Home/AgentLogFile for an agent, when empty.
+	LogPath string
 }
 
 // LaunchdPlist renders a launchd property list that runs `focussync run
@@ -39,6 +53,8 @@ func LaunchdPlist(p PlistParams) string {
 	}
 	if p.UserAgent {
 		p.UserName = ""
+	} else if p.UserName == "" {
+		p.UserName = MacUser
 	}
 	if p.LogPath == "" {
 		switch {
@@ -51,10 +67,16 @@ func LaunchdPlist(p PlistParams) string {
 	data := plistData{
 		PlistParams: p,
 		Args:        []string{p.Exe, "run", "--config", p.Config},
+		StatePath:   MacStatePath,
 		Kind:        "LaunchDaemon",
 		Dir:         "/Library/LaunchDaemons",
 		Domain:      "system",
 		Sudo:        "sudo ",
+	}
+	if p.LogPath != "" {
+		data.Args = append(data.Args, "--log-file", p.LogPath)
+		data.LogDir = path.Dir(p.LogPath)
+		data.Output = path.Join(data.LogDir, LaunchdOutput)
 	}
 	if p.UserAgent {
 		data.Kind, data.Dir, data.Domain, data.Sudo = "LaunchAgent", "~/Library/LaunchAgents", "gui/$(id -u)", ""
@@ -68,11 +90,14 @@ func LaunchdPlist(p PlistParams) string {
 
 type plistData struct {
 	PlistParams
-	Args   []string
-	Kind   string
-	Dir    string
-	Domain string
-	Sudo   string
+	StatePath string
+	LogDir    string // the log's directory
+	Output    string // launchd's stdout and stderr
+	Args      []string
+	Kind      string
+	Dir       string
+	Domain    string
+	Sudo      string
 }
 
 // xmlText escapes s for XML character data.
@@ -88,8 +113,9 @@ func xmlComment(s string) string {
 }
 
 var plistTemplate = template.Must(template.New("plist").Funcs(template.FuncMap{
-	"x": xmlText,
-	"c": xmlComment,
+	"x":   xmlText,
+	"c":   xmlComment,
+	"dir": path.Dir,
 }).Parse(`<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <!--
@@ -99,6 +125,27 @@ var plistTemplate = template.Must(template.New("plist").Funcs(template.FuncMap{
   Reload the configuration: {{.Sudo}}launchctl kill HUP {{.Domain}}/{{c .Label}}
   The API token comes from the file named by [api] token_file in the
   configuration (mode 0600, readable by the account the job runs as).
+{{- if and (not .UserAgent) (ne .UserName "root")}}
+  The job runs as the account {{c .UserName}}, not as root. Create it once,
+  with its state and log directories (pick a free id below 500 if 450 is
+  taken: dscl . -list /Users UniqueID):
+    sudo dscl . -create /Groups/{{c .UserName}} PrimaryGroupID 450
+    sudo dscl . -create /Users/{{c .UserName}} UniqueID 450
+    sudo dscl . -create /Users/{{c .UserName}} PrimaryGroupID 450
+    sudo dscl . -create /Users/{{c .UserName}} UserShell /usr/bin/false
+    sudo dscl . -create /Users/{{c .UserName}} NFSHomeDirectory /var/empty
+    sudo dscl . -create /Users/{{c .UserName}} IsHidden 1
+    sudo install -d -m 0700 -o {{c .UserName}} -g {{c .UserName}} {{c (dir .StatePath)}} {{c .LogDir}}
+  In the configuration, set [state] path = "{{c .StatePath}}", and make the
+  token file {{c .UserName}}'s (sudo chown {{c .UserName}} TOKEN-FILE). The
+  folders must be readable by {{c .UserName}}.
+{{- end}}
+{{- if .LogPath}}
+  Logs: {{c .LogPath}}, which focussync rotates itself (10 MiB,
+  5 old files); launchd's own output (start-up errors, crashes) goes to
+  {{c .Output}}{{if not .UserAgent}}, which newsyslog rotates with
+  /etc/newsyslog.d/focussync.conf (packaging/focussync.newsyslog.conf){{end}}.
+{{- end}}
 -->
 <plist version="1.0">
 <dict>
@@ -127,10 +174,33 @@ var plistTemplate = template.Must(template.New("plist").Funcs(template.FuncMap{
 	<integer>30</integer>
 {{- if .LogPath}}
 	<key>StandardOutPath</key>
-	<string>{{x .LogPath}}</string>
+	<string>{{x .Output}}</string>
 	<key>StandardErrorPath</key>
-	<string>{{x .LogPath}}</string>
+	<string>{{x .Output}}</string>
 {{- end}}
 </dict>
 </plist>
 `))
+
+// NewsyslogConf renders the newsyslog(8) entry, for /etc/newsyslog.d/, that
+// rotates launchd's output file of the LaunchDaemon p: at 1 MiB, 5 old files
+// compressed with bzip2, no signal (launchd reopens the file at the job's next
+// start; focussync's own log, beside it, rotates itself).
+func NewsyslogConf(p PlistParams) string {
+	logPath := p.LogPath
+	if logPath == "" {
+		logPath = DaemonLogPath
+	}
+	user := p.UserName
+	if user == "" {
+		user = MacUser
+	}
+	out := path.Join(path.Dir(logPath), LaunchdOutput)
+	return fmt.Sprintf(`# newsyslog(8) entry for focussync on macOS. Install it with:
+#   sudo cp focussync.newsyslog.conf /etc/newsyslog.d/focussync.conf
+# It rotates launchd's output of the focussync job (start-up errors, crashes).
+# focussync's own log, %s, rotates itself at 10 MiB keeping 5 files.
+# logfilename [owner:group] mode count size(KB) when flags
+%s %s:%s 600 5 1024 * JN
+`, logPath, out, user, user)
+}

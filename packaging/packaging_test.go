@@ -32,9 +32,8 @@ func unitLines(t *testing.T, unit string) map[string][]string {
 
 func TestSystemdUnit_System(t *testing.T) {
 	unit := SystemdUnit(UnitParams{
-		Exe:           "/usr/bin/focussync",
-		Config:        "/etc/focussync/config.toml",
-		ReadOnlyPaths: []string{"/srv/share/acme", "/srv/share/with space"},
+		Exe:    "/usr/bin/focussync",
+		Config: "/etc/focussync/config.toml",
 	})
 	s := unitLines(t, unit)
 	want := map[string][]string{
@@ -78,8 +77,6 @@ func TestSystemdUnit_System(t *testing.T) {
 			"CapabilityBoundingSet=",
 			"UMask=0077",
 			"ReadWritePaths=/var/lib/focussync",
-			"ReadOnlyPaths=-/srv/share/acme",
-			`ReadOnlyPaths="-/srv/share/with space"`,
 			"LimitNOFILE=65536",
 		},
 		"[Install]": {"WantedBy=multi-user.target"},
@@ -91,7 +88,7 @@ func TestSystemdUnit_System(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"RestartSec=120", "{{", "StartLimitInterval=5"} {
+	for _, bad := range []string{"RestartSec=120", "{{", "StartLimitInterval=5", "ReadOnlyPaths"} {
 		if strings.Contains(unit, bad) {
 			t.Errorf("unit contains %q", bad)
 		}
@@ -210,13 +207,13 @@ func TestLaunchdPlist(t *testing.T) {
 	if got := strs["Label"]; !slices.Equal(got, []string{"focussync"}) {
 		t.Errorf("Label = %q", got)
 	}
-	if got, want := strs["ProgramArguments"], []string{"/usr/local/bin/focussync", "run", "--config", "/Users/Shared/a&b <x>.toml"}; !slices.Equal(got, want) {
+	if got, want := strs["ProgramArguments"], []string{"/usr/local/bin/focussync", "run", "--config", "/Users/Shared/a&b <x>.toml", "--log-file", DaemonLogPath}; !slices.Equal(got, want) {
 		t.Errorf("ProgramArguments = %q, want %q", got, want)
 	}
 	if got := strs["UserName"]; !slices.Equal(got, []string{"_focussync"}) {
 		t.Errorf("UserName = %q", got)
 	}
-	if got := strs["StandardErrorPath"]; !slices.Equal(got, []string{DaemonLogPath}) {
+	if got := strs["StandardErrorPath"]; !slices.Equal(got, []string{"/Library/Logs/focussync/launchd.log"}) {
 		t.Errorf("StandardErrorPath = %q", got)
 	}
 	if elems["RunAtLoad"] != "true" || elems["KeepAlive"] != "dict" || elems["ThrottleInterval"] != "integer" {
@@ -227,13 +224,32 @@ func TestLaunchdPlist(t *testing.T) {
 	}
 }
 
+// TestLaunchdPlist_DedicatedUser checks that the committed LaunchDaemon runs as
+// its own account, says how to create it, and that its logs are bounded.
+func TestLaunchdPlist_DedicatedUser(t *testing.T) {
+	doc := LaunchdPlist(MacPlistParams())
+	_, strs, _ := plistDoc(t, doc)
+	if got := strs["UserName"]; !slices.Equal(got, []string{MacUser}) {
+		t.Errorf("UserName = %q, want %s", got, MacUser)
+	}
+	for _, want := range []string{"dscl . -create /Users/_focussync UniqueID", MacStatePath, "newsyslog"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the plist's comment lacks %q:\n%s", want, doc)
+		}
+	}
+	conf := NewsyslogConf(MacPlistParams())
+	if !strings.Contains(conf, "\n/Library/Logs/focussync/launchd.log _focussync:_focussync 600 5 1024 * JN\n") {
+		t.Errorf("newsyslog entry:\n%s", conf)
+	}
+}
+
 func TestLaunchdPlist_UserAgent(t *testing.T) {
 	doc := LaunchdPlist(PlistParams{Exe: "/Users/ann/bin/focussync", Config: "/Users/ann/fs.toml", UserName: "root", UserAgent: true, Home: "/Users/ann"})
 	keys, strs, _ := plistDoc(t, doc)
 	if slices.Contains(keys, "UserName") {
 		t.Errorf("a LaunchAgent has UserName:\n%s", doc)
 	}
-	if got, want := strs["StandardOutPath"], []string{"/Users/ann/Library/Logs/focussync.log"}; !slices.Equal(got, want) {
+	if got, want := strs["StandardOutPath"], []string{"/Users/ann/Library/Logs/focussync/launchd.log"}; !slices.Equal(got, want) {
 		t.Errorf("StandardOutPath = %q, want %q", got, want)
 	}
 	if !strings.Contains(doc, "launchctl bootstrap gui/$(id -u)") {
@@ -245,8 +261,8 @@ func TestLaunchdPlist_UserAgent(t *testing.T) {
 // ones the package renders: run `go generate ./packaging` after a change.
 func TestCommittedFiles(t *testing.T) {
 	files := Files()
-	if len(files) != 2 {
-		t.Fatalf("Files() has %d files, want 2", len(files))
+	if len(files) != 3 {
+		t.Fatalf("Files() has %d files, want 3", len(files))
 	}
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(".", name))

@@ -27,14 +27,13 @@ const (
 
 // UnitParams describes one systemd unit.
 type UnitParams struct {
-	Name          string   // unit name without ".service"; DefaultName when empty
-	Exe           string   // absolute path of the focussync binary
-	Config        string   // absolute path of the configuration file
-	User          string   // system units: the account to run as; DefaultUser when empty
-	Group         string   // system units: the group; DefaultUser when empty and User is DefaultUser, else the user's primary group
-	Description   string   // DefaultDescription when empty
-	ReadOnlyPaths []string // watched folders, listed for the sandbox; missing ones are tolerated
-	UserService   bool     // a per-user unit (systemctl --user): no User=, no root-only sandboxing
+	Name        string // unit name without ".service"; DefaultName when empty
+	Exe         string // absolute path of the focussync binary
+	Config      string // absolute path of the configuration file
+	User        string // system units: the account to run as; DefaultUser when empty
+	Group       string // system units: the group; DefaultUser when empty and User is DefaultUser, else the user's primary group
+	Description string // DefaultDescription when empty
+	UserService bool   // a per-user unit (systemctl --user): no User=, no root-only sandboxing
 }
 
 // CredentialPath returns where systemd exposes the token credential to the
@@ -79,11 +78,6 @@ func SystemdUnit(p UnitParams) string {
 		CredentialPath: CredentialPath(p.Name),
 		StateDir:       StateDir,
 	}
-	for _, path := range p.ReadOnlyPaths {
-		// "-" tolerates a folder that is missing (an unmounted share):
-		// focussync pauses such a folder instead of failing to start.
-		data.ReadOnly = append(data.ReadOnly, systemdQuote("-"+path))
-	}
 	var b strings.Builder
 	if err := unitTemplate.Execute(&b, data); err != nil {
 		panic(fmt.Sprintf("bug: systemd unit template: %v", err))
@@ -98,7 +92,6 @@ type unitData struct {
 	TokenSource    string
 	CredentialPath string
 	StateDir       string
-	ReadOnly       []string
 }
 
 // execLine joins a command line for ExecStart=, quoting each word as needed.
@@ -171,16 +164,11 @@ StateDirectoryMode=0700
 ConfigurationDirectory=focussync
 ReadWritePaths={{.StateDir}}
 
-# Sandbox. focussync only reads the watched folders: the whole file system is
-# read-only to it except its state directory. List every watched folder below
-# (one ReadOnlyPaths= line each, "-" tolerates a folder that is not mounted);
-# folders under /home stay readable (ProtectHome=read-only). Folders under
-# /tmp are not visible (PrivateTmp=yes).
-{{- range .ReadOnly}}
-ReadOnlyPaths={{.}}
-{{- else}}
-#ReadOnlyPaths=-/srv/share/clients
-{{- end}}
+# Sandbox. ProtectSystem=strict
+# makes the whole file system read-only to it, except its state directory,
+# and leaves it readable: watched folders need no line here. Folders under
+# /home stay readable (ProtectHome=read-only); folders under /tmp are not
+# visible (PrivateTmp=yes): keep them elsewhere.
 ProtectSystem=strict
 ProtectHome=read-only
 PrivateTmp=yes

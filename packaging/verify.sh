@@ -69,6 +69,9 @@ check_entry -rw-r--r-- root/root /lib/systemd/system/focussync.service
 check_entry drwxr-x--- root/focussync /etc/focussync/
 check_entry -rw-r----- root/focussync /etc/focussync/config.toml
 check_entry -rw-r--r-- root/root /usr/share/doc/focussync/README.md
+check_entry -rw-r--r-- root/root /usr/share/doc/focussync/copyright
+grep -Eq ' \./usr/share/doc/focussync/changelog\.Debian\.gz$' <<<"$contents" || fail "no changelog.Debian.gz"
+ok "/usr/share/doc/focussync/changelog.Debian.gz"
 
 step "the packaged files"
 x=$tmp/extract
@@ -77,6 +80,13 @@ out=$("$x/usr/bin/focussync" version)
 echo "$out"
 grep -q "^focussync $version$" <<<"$out" || fail "version output does not name $version"
 cmp -s "$x/lib/systemd/system/focussync.service" packaging/focussync.service || fail "packaged unit differs from packaging/focussync.service"
+cmp -s "$x/usr/share/doc/focussync/copyright" packaging/copyright || fail "packaged copyright differs from packaging/copyright"
+zcat "$x/usr/share/doc/focussync/changelog.Debian.gz" | grep -q '^focussync (' || fail "changelog.Debian.gz is not a Debian changelog"
+for placeholder in 'organization_id = 11' 'workspace_id = 22' 'task_id = 101'; do
+	! grep -qxF "$placeholder" "$x/etc/focussync/config.toml" || fail "packaged config sets the example's $placeholder"
+done
+out=$("$x/usr/bin/focussync" check --config "$x/etc/focussync/config.toml" 2>&1) && fail "check passes the packaged config before the administrator's edit: $out"
+grep -qF 'no [[folder]] configured' <<<"$out" || fail "check of the unedited packaged config does not say what is missing: $out"
 grep -qxF 'token_file = "/etc/focussync/token"' "$x/etc/focussync/config.toml" || fail "packaged config lacks token_file = /etc/focussync/token"
 grep -qxF 'path = "/var/lib/focussync/state.db"' "$x/etc/focussync/config.toml" || fail "packaged config lacks the state path"
 ok "binary runs; unit is packaging/focussync.service; config sets token_file and state path"

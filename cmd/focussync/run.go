@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,14 +21,24 @@ func init() {
 const tokenCheck = 5 * time.Second
 
 func runRun(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "run", "run [--config FILE] [-v]\n\n"+
+	fs := newFlagSet(a, "run", "run [--config FILE] [--log-file FILE] [-v]\n\n"+
 		"Runs the daemon in the foreground: watches every folder and keeps its task in\n"+
 		"sync. SIGINT or SIGTERM stop it cleanly; SIGHUP reloads the config and the token.\n"+
-		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise.")
+		"Logs go to stderr: coloured text on a terminal, JSON lines otherwise; or to\n"+
+		"--log-file, which focussync rotates itself.")
 	cfgPath := configFlag(fs)
 	verbose := fs.Bool("v", false, "debug logging")
+	logFile := fs.String("log-file", "", "write the log to this `FILE` (JSON lines) instead of stderr; past 10 MiB it moves to FILE.1 (FILE.1 to FILE.2, ...), keeping 5 old files")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *logFile != "" {
+		f, err := openLogFile(*logFile, logMaxSize, logKeep)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		a = &app{stdout: a.stdout, stderr: f}
 	}
 	// Under the Windows service manager the daemon runs through it, with no console:
 	// its log goes to a file. Elsewhere (systemd, launchd, a terminal) the process
@@ -49,17 +58,10 @@ func runRun(ctx context.Context, a *app, args []string) error {
 }
 
 // openServiceLog opens the log file of a Windows service: focussync.log beside the
-// default state db (%ProgramData%\focussync).
-func openServiceLog() (*os.File, error) {
-	dir := filepath.Dir(config.DefaultStatePath())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("service log: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "focussync.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("service log: %w", err)
-	}
-	return f, nil
+// default state db (%ProgramData%\focussync), rotated by size (logMaxSize,
+// logKeep old files).
+func openServiceLog() (*rotatingFile, error) {
+	return openLogFile(filepath.Join(filepath.Dir(config.DefaultStatePath()), "focussync.log"), logMaxSize, logKeep)
 }
 
 // runDaemon runs the daemon until ctx ends.

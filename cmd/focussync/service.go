@@ -97,7 +97,7 @@ func runService(ctx context.Context, a *app, args []string) error {
 	cfgPath := new(string)
 	if opts.action == "install" {
 		cfgPath = configFlag(fs)
-		fs.StringVar(&opts.user, "user", "", "the `account` the service runs as (Linux default: focussync; macOS: root; Windows: LocalSystem)")
+		fs.StringVar(&opts.user, "user", "", "the `account` the service runs as (Linux default: focussync; macOS: _focussync; Windows: LocalSystem)")
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -151,14 +151,20 @@ func installService(ctx context.Context, a *app, opts serviceOptions) error {
 	}
 	if opts.goos != "windows" && !opts.userService {
 		name := opts.user
-		if name == "" && opts.goos == "linux" {
+		switch {
+		case name == "" && opts.goos == "linux":
 			name = packaging.DefaultUser
+		case name == "" && opts.goos == "darwin":
+			name = packaging.MacUser
 		}
 		if name != "" {
 			if _, err := user.Lookup(name); err != nil {
 				how := "create it"
-				if opts.goos == "linux" {
+				switch opts.goos {
+				case "linux":
 					how = fmt.Sprintf("create it (sudo useradd --system --home-dir %s --shell /usr/sbin/nologin %s)", packaging.StateDir, name)
+				case "darwin":
+					how = "create it (with dscl, as the comment at the top of packaging/focussync.plist shows)"
 				}
 				return fmt.Errorf("user %q does not exist: %s or pass --user: %w", name, how, err)
 			}
@@ -345,12 +351,15 @@ func serviceConfig(opts serviceOptions, exe string) (*service.Config, error) {
 			c.Option["Password"] = opts.password
 		}
 	case "darwin":
+		if !opts.userService && c.UserName == "" {
+			c.UserName = packaging.MacUser
+		}
 		c.Option["UserService"] = opts.userService
 		c.Option["RunAtLoad"] = true
 		c.Option["KeepAlive"] = true
 		plist := packaging.LaunchdPlist(packaging.PlistParams{
 			Label: opts.name, Exe: exe, Config: opts.config,
-			UserName: opts.user, UserAgent: opts.userService, Home: opts.home,
+			UserName: c.UserName, UserAgent: opts.userService, Home: opts.home,
 		})
 		if strings.Contains(plist, "{{") {
 			return nil, errors.New(`a path contains "{{", which the service library cannot write: rename it`)
@@ -368,7 +377,7 @@ func serviceConfig(opts serviceOptions, exe string) (*service.Config, error) {
 		// template engine finds no actions in it.
 		unit := packaging.SystemdUnit(packaging.UnitParams{
 			Name: opts.name, Exe: exe, Config: opts.config, User: c.UserName,
-			ReadOnlyPaths: opts.folders, UserService: opts.userService,
+			UserService: opts.userService,
 		})
 		if strings.Contains(unit, "{{") {
 			return nil, errors.New(`a path contains "{{", which the service library cannot write: rename it`)

@@ -124,7 +124,7 @@ func TestServiceConfig_Linux(t *testing.T) {
 	unit := c.Option["SystemdScript"].(string)
 	for _, l := range []string{
 		"\nExecStart=/usr/local/bin/focussync run --config /etc/focussync/config.toml\n",
-		"\nUser=focussync\n", "\nRestartSec=5s\n", "\nReadOnlyPaths=-/srv/share/acme\n", "\nWantedBy=multi-user.target\n",
+		"\nUser=focussync\n", "\nRestartSec=5s\n", "\nWantedBy=multi-user.target\n",
 	} {
 		if !strings.Contains(unit, l) {
 			t.Errorf("unit lacks %q:\n%s", strings.TrimSpace(l), unit)
@@ -203,13 +203,21 @@ func TestServiceConfig_Darwin(t *testing.T) {
 		t.Errorf("option kinds = %v, want %v", got, wantKinds)
 	}
 	plist := c.Option["LaunchdConfig"].(string)
-	for _, s := range []string{"<string>/usr/local/bin/focussync</string>", "<string>/Users/ann/fs.toml</string>", "/Users/ann/Library/Logs/focussync.log"} {
+	for _, s := range []string{"<string>/usr/local/bin/focussync</string>", "<string>/Users/ann/fs.toml</string>", "<string>/Users/ann/Library/Logs/focussync/focussync.log</string>"} {
 		if !strings.Contains(plist, s) {
 			t.Errorf("plist lacks %q:\n%s", s, plist)
 		}
 	}
 	if len(c.Dependencies) != 0 {
 		t.Errorf("Dependencies = %q, want none", c.Dependencies)
+	}
+	// A LaunchDaemon runs as its own account unless told otherwise.
+	o.userService, o.home = false, ""
+	if c, err = serviceConfig(o, "/usr/local/bin/focussync"); err != nil {
+		t.Fatal(err)
+	}
+	if plist := c.Option["LaunchdConfig"].(string); c.UserName != "_focussync" || !strings.Contains(plist, "<key>UserName</key>\n\t<string>_focussync</string>") {
+		t.Errorf("a LaunchDaemon runs as %q:\n%s", c.UserName, plist)
 	}
 }
 
