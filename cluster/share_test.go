@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 var task = Task{Organization: 11, Workspace: 22, Task: 101}
@@ -37,19 +39,6 @@ func join(t *testing.T, s *Share, dir string) *Lease {
 		t.Fatal(err)
 	}
 	return l
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 func holding(l *Lease) bool { return l.Check() == nil }
@@ -93,13 +82,13 @@ func TestShare_OneHolderThenReleaseHandsOver(t *testing.T) {
 	a := newShare(t, "host-a", "db-a", ttl, nil)
 	b := newShare(t, "host-b", "db-b", ttl, nil)
 	la := join(t, a, dir)
-	waitFor(t, 3*ttl, "a holds the lease", func() bool { return holding(la) })
+	testutil.WaitUntil(t, 3*ttl, "a holds the lease", func() bool { return holding(la) })
 	lb := join(t, b, dir)
 	var mu sync.Mutex
 	leases := []*Lease{la, lb}
 	stop := overlapWatch(t, func() []*Lease { mu.Lock(); defer mu.Unlock(); return leases })
 
-	waitFor(t, 3*ttl, "b sees a as the holder", func() bool {
+	testutil.WaitUntil(t, 3*ttl, "b sees a as the holder", func() bool {
 		st := lb.Status()
 		return st.Role == RoleStandby && st.Holder.Node == "host-a"
 	})
@@ -122,7 +111,7 @@ func TestShare_OneHolderThenReleaseHandsOver(t *testing.T) {
 	if holding(la) {
 		t.Error("released lease still allows writes")
 	}
-	waitFor(t, ttl, "b takes over a released lease in less than the TTL", func() bool { return holding(lb) })
+	testutil.WaitUntil(t, ttl, "b takes over a released lease in less than the TTL", func() bool { return holding(lb) })
 	t.Logf("takeover after release: %s (ttl %s)", time.Since(start).Round(time.Millisecond), ttl)
 	if !lb.TakeAdopt() {
 		t.Error("b took the lease from another writer but is not told to adopt")
@@ -143,13 +132,13 @@ func TestShare_CrashedHolderIsTakenOverWithinTTL(t *testing.T) {
 	a := newShare(t, "host-a", "db-a", ttl, nil)
 	b := newShare(t, "host-b", "db-b", ttl, nil)
 	la := join(t, a, dir)
-	waitFor(t, 3*ttl, "a holds the lease", func() bool { return holding(la) })
+	testutil.WaitUntil(t, 3*ttl, "a holds the lease", func() bool { return holding(la) })
 	lb := join(t, b, dir)
-	waitFor(t, 3*ttl, "b is a standby", func() bool { return lb.Status().Holder.Node == "host-a" })
+	testutil.WaitUntil(t, 3*ttl, "b is a standby", func() bool { return lb.Status().Holder.Node == "host-a" })
 
 	la.abandon() // as SIGKILL: nothing released
 	killed := time.Now()
-	took := waitFor(t, 2*ttl, "b takes over", func() bool { return holding(lb) })
+	took := testutil.WaitUntil(t, 2*ttl, "b takes over", func() bool { return holding(lb) })
 	if limit := ttl + a.renewEvery() + 500*time.Millisecond; took > limit {
 		t.Errorf("takeover took %s, want at most the TTL plus one renewal (%s)", took, limit)
 	}
@@ -169,7 +158,7 @@ func TestShare_RestartOfTheLastWriterNeedsNoAdoption(t *testing.T) {
 	const ttl = time.Second
 	a := newShare(t, "host-a", "db-a", ttl, nil)
 	la := join(t, a, dir)
-	waitFor(t, 3*ttl, "a holds", func() bool { return holding(la) })
+	testutil.WaitUntil(t, 3*ttl, "a holds", func() bool { return holding(la) })
 	if !la.TakeAdopt() {
 		t.Error("first holder of a folder without a record must adopt (it cannot know who wrote before)")
 	}
@@ -182,7 +171,7 @@ func TestShare_RestartOfTheLastWriterNeedsNoAdoption(t *testing.T) {
 		t.Fatal("two processes share an instance id")
 	}
 	la2 := join(t, a2, dir)
-	waitFor(t, 3*ttl, "a2 holds", func() bool { return holding(la2) })
+	testutil.WaitUntil(t, 3*ttl, "a2 holds", func() bool { return holding(la2) })
 	if la2.TakeAdopt() {
 		t.Error("the last writer's own restart asks for adoption (a needless list)")
 	}
@@ -194,11 +183,11 @@ func TestShare_RecordOfADeadProcessOnTheSameStateDBIsClaimedAtOnce(t *testing.T)
 	const ttl = 4 * time.Second
 	a := newShare(t, "host-a", "db-a", ttl, nil)
 	la := join(t, a, dir)
-	waitFor(t, 3*ttl, "a holds", func() bool { return holding(la) })
+	testutil.WaitUntil(t, 3*ttl, "a holds", func() bool { return holding(la) })
 	la.abandon() // SIGKILL; the same host restarts on the same state db
 	a2 := newShare(t, "host-a", "db-a", ttl, nil)
 	la2 := join(t, a2, dir)
-	took := waitFor(t, 3*ttl, "a2 holds", func() bool { return holding(la2) })
+	took := testutil.WaitUntil(t, 3*ttl, "a2 holds", func() bool { return holding(la2) })
 	if took > ttl/2 {
 		t.Errorf("restart after a crash took %s to hold the lease, want less than half the TTL (%s): no wait for silence", took, ttl/2)
 	}
@@ -224,7 +213,7 @@ func TestShare_ManyContendersOneHolder(t *testing.T) {
 		leases = append(leases, l)
 		mu.Unlock()
 	}
-	waitFor(t, 4*ttl, "one of four holds", func() bool {
+	testutil.WaitUntil(t, 4*ttl, "one of four holds", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, l := range leases {
@@ -248,7 +237,7 @@ func TestShare_ManyContendersOneHolder(t *testing.T) {
 			t.Fatalf("round %d: nobody holds", round)
 		}
 		h.abandon()
-		waitFor(t, 3*ttl, "another contender takes over", func() bool {
+		testutil.WaitUntil(t, 3*ttl, "another contender takes over", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, l := range leases {
@@ -339,7 +328,7 @@ func TestShare_StaleCacheOfOneSecond(t *testing.T) {
 		}
 		return h
 	}
-	waitFor(t, 3*ttl, "one holds", func() bool { return holder() != nil })
+	testutil.WaitUntil(t, 3*ttl, "one holds", func() bool { return holder() != nil })
 	// A live holder keeps the lease although the standby sees its beats late.
 	first := holder()
 	time.Sleep(ttl + time.Second)
@@ -353,13 +342,13 @@ func TestShare_StaleCacheOfOneSecond(t *testing.T) {
 	if first == la {
 		other = lb
 	}
-	waitFor(t, 2*ttl, "the standby takes over despite the stale cache", func() bool { return holding(other) })
+	testutil.WaitUntil(t, 2*ttl, "the standby takes over despite the stale cache", func() bool { return holding(other) })
 	lc := add("c")
-	waitFor(t, 2*ttl, "c sees the holder", func() bool { return lc.Status().Role == RoleStandby && lc.Status().Holder.Node != "" })
+	testutil.WaitUntil(t, 2*ttl, "c sees the holder", func() bool { return lc.Status().Role == RoleStandby && lc.Status().Holder.Node != "" })
 	if err := other.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*ttl, "c takes over the released lease", func() bool { return holding(lc) })
+	testutil.WaitUntil(t, 2*ttl, "c takes over the released lease", func() bool { return holding(lc) })
 	stop()
 }
 
@@ -373,7 +362,7 @@ func TestShare_UnusableRecordPausesTheFolder(t *testing.T) {
 		}
 		s := newShare(t, "a", "db", ttl, nil)
 		l := join(t, s, dir)
-		waitFor(t, 3*ttl, "paused with a reason naming the record", func() bool {
+		testutil.WaitUntil(t, 3*ttl, "paused with a reason naming the record", func() bool {
 			st := l.Status()
 			return st.Role == RolePaused && filepath.Base(st.Reason) != "" && strings.Contains(st.Reason, RecordName(task.Task))
 		})
@@ -393,13 +382,13 @@ func TestShare_UnusableRecordPausesTheFolder(t *testing.T) {
 		t.Cleanup(func() { os.Chmod(sub, 0o755) })
 		s := newShare(t, "a", "db", ttl, nil)
 		l := join(t, s, sub)
-		waitFor(t, 3*ttl, "paused", func() bool { return l.Status().Role == RolePaused })
+		testutil.WaitUntil(t, 3*ttl, "paused", func() bool { return l.Status().Role == RolePaused })
 	})
 	t.Run("failing writes", func(t *testing.T) {
 		dir := t.TempDir()
 		s := newShare(t, "a", "db", ttl, failFS{})
 		l := join(t, s, dir)
-		waitFor(t, 3*ttl, "paused", func() bool { return l.Status().Role == RolePaused })
+		testutil.WaitUntil(t, 3*ttl, "paused", func() bool { return l.Status().Role == RolePaused })
 		if r := l.Status().Reason; !strings.Contains(r, "cannot write the lease record") || !strings.Contains(r, "disk full") {
 			t.Errorf("reason = %q", r)
 		}
@@ -411,7 +400,7 @@ func TestShare_UnusableRecordPausesTheFolder(t *testing.T) {
 		}
 		s := newShare(t, "a", "db", ttl, nil)
 		l := join(t, s, dir)
-		waitFor(t, 4*ttl, "holds after the damaged record stayed unchanged", func() bool { return holding(l) })
+		testutil.WaitUntil(t, 4*ttl, "holds after the damaged record stayed unchanged", func() bool { return holding(l) })
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/internal/testutil"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 )
@@ -603,7 +604,7 @@ func TestAdversarial_RenameWhileSettling(t *testing.T) {
 	e.write(t, "keep.txt", "keep")
 	e.write(t, "draft.txt", "a document that is only renamed")
 	// Let the files settle, then sync them.
-	waitFor(t, func() bool { return e.sync(t).Uploaded == 2 || len(e.byName()) == 2 })
+	testutil.WaitUntil(t, 20*time.Second, "the condition", func() bool { return e.sync(t).Uploaded == 2 || len(e.byName()) == 2 })
 	id := e.idOf(t, "draft.txt")
 	e.rename(t, "draft.txt", "final.txt")
 	from := e.mark()
@@ -614,7 +615,7 @@ func TestAdversarial_RenameWhileSettling(t *testing.T) {
 	if n := e.since(from); n[focus.EndpointDelete] != 0 {
 		t.Fatalf("the attachment of a file renamed a moment ago was deleted: %v", n)
 	}
-	waitFor(t, func() bool {
+	testutil.WaitUntil(t, 20*time.Second, "the condition", func() bool {
 		e.sync(t)
 		return len(e.byName()["final.txt"]) == 1
 	})
@@ -679,18 +680,6 @@ func TestAdversarial_EmptiedFolderDeletesNothing(t *testing.T) {
 	}
 	if res.Held == "" && res.Paused == "" {
 		t.Errorf("a suddenly empty folder was neither held nor paused")
-	}
-}
-
-// waitFor polls cond until it holds, for at most 20 seconds.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -854,7 +843,7 @@ func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
 		_, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{})
 		done <- err
 	}()
-	waitFor(t, func() bool { return e.since(0)[focus.EndpointDelete] == 1 })
+	testutil.WaitUntil(t, 20*time.Second, "the condition", func() bool { return e.since(0)[focus.EndpointDelete] == 1 })
 	cancel()
 	if err := <-done; err == nil {
 		t.Logf("the pass ended before it was cancelled")

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 func TestWatch_PollMode(t *testing.T) {
@@ -29,7 +31,7 @@ func TestWatch_PollMode(t *testing.T) {
 	// No fsnotify at all: no session was ever started. After two root
 	// checks, nothing has marked the folder dirty either.
 	n := w.checks.Load()
-	eventually(t, "two root checks", func() bool { return w.checks.Load() >= n+2 })
+	testutil.WaitUntil(t, waitFor, "two root checks", func() bool { return w.checks.Load() >= n+2 })
 	if got := w.sessions.Load(); got != 0 {
 		t.Fatalf("%d fsnotify sessions started in poll mode", got)
 	}
@@ -89,13 +91,13 @@ func TestWatch_RootRenamedAwayAndBack(t *testing.T) {
 
 	rename(t, root, away)
 	waitDirty(t, w, waitFor)
-	eventually(t, "the root check to see the root gone", func() bool { return !w.rootPresent() })
-	eventually(t, "the session to stop", func() bool { return w.sess.Load() == nil })
+	testutil.WaitUntil(t, waitFor, "the root check to see the root gone", func() bool { return !w.rootPresent() })
+	testutil.WaitUntil(t, waitFor, "the session to stop", func() bool { return w.sess.Load() == nil })
 	pending(w)
 
 	rename(t, away, root)
 	waitDirty(t, w, waitFor)
-	eventually(t, "the root to be watched again", func() bool { return w.isWatching(root) })
+	testutil.WaitUntil(t, waitFor, "the root to be watched again", func() bool { return w.isWatching(root) })
 	rec.reset()
 	p := filepath.Join(root, "after.txt")
 	writeFile(t, p, "x")
@@ -119,7 +121,7 @@ func TestWatch_RootReplaced(t *testing.T) {
 	rename(t, root, filepath.Join(parent, "old"))
 	mkdir(t, root)
 	waitDirty(t, w, waitFor)
-	eventually(t, "a new session watching the new root", func() bool {
+	testutil.WaitUntil(t, waitFor, "a new session watching the new root", func() bool {
 		s := w.sess.Load()
 		return s != nil && s != first && w.isWatching(root)
 	})
@@ -140,7 +142,7 @@ func TestWatch_RootMissingAtStart(t *testing.T) {
 	}
 	mkdir(t, root)
 	waitDirty(t, w, waitFor)
-	eventually(t, "the new root to be watched", func() bool { return w.isWatching(root) })
+	testutil.WaitUntil(t, waitFor, "the new root to be watched", func() bool { return w.isWatching(root) })
 	rec.reset()
 	p := filepath.Join(root, "a.txt")
 	writeFile(t, p, "x")
@@ -163,7 +165,7 @@ func TestWatch_Overflow(t *testing.T) {
 	}
 	// Events lost may include the creation of directories: the watches are
 	// rebuilt, and events work afterwards.
-	eventually(t, "the watches to be rebuilt", func() bool {
+	testutil.WaitUntil(t, waitFor, "the watches to be rebuilt", func() bool {
 		return w.sessions.Load() > before && w.isWatching(root)
 	})
 	rec.reset()
@@ -207,14 +209,14 @@ func TestWatch_KernelLimitFallsBackToPoll(t *testing.T) {
 				Root: root, Recursive: true, RootCheck: 20 * time.Millisecond,
 				addHook: hook, limitRetry: 20 * time.Millisecond,
 			})
-			eventually(t, "the fallback to poll", func() bool { return w.Mode() == ModePoll })
+			testutil.WaitUntil(t, waitFor, "the fallback to poll", func() bool { return w.Mode() == ModePoll })
 			if got := w.Reason(); !strings.Contains(got, c.limit) {
 				t.Fatalf("Reason() = %q, want it to name %s", got, c.limit)
 			}
-			eventually(t, "the session to stop", func() bool { return w.sess.Load() == nil })
+			testutil.WaitUntil(t, waitFor, "the session to stop", func() bool { return w.sess.Load() == nil })
 			// Retries meet the limit again: still polling, warned once.
 			n := w.sessions.Load()
-			eventually(t, "two retries", func() bool { return w.sessions.Load() >= n+2 })
+			testutil.WaitUntil(t, waitFor, "two retries", func() bool { return w.sessions.Load() >= n+2 })
 			if got := strings.Count(logs.String(), "sysctl fs.inotify."+c.limit); got != 1 {
 				t.Errorf("the remedy is logged %d times, want once:\n%s", got, logs)
 			}
@@ -222,7 +224,7 @@ func TestWatch_KernelLimitFallsBackToPoll(t *testing.T) {
 			mu.Lock()
 			fail = false
 			mu.Unlock()
-			eventually(t, "events mode again", func() bool {
+			testutil.WaitUntil(t, waitFor, "events mode again", func() bool {
 				return w.Mode() == ModeEvents && w.isWatching(sub)
 			})
 			if got := w.Reason(); got != "" {
@@ -237,11 +239,11 @@ func TestWatch_LimitAtStartNamesTheSysctl(t *testing.T) {
 	hook := func(string) error { return fmt.Errorf("inotify_add_watch: %w", syscall.ENOSPC) }
 	w, _, logs := startTestWatch(t, WatchOptions{Root: t.TempDir(), addHook: hook})
 	// The first signal may come before the fallback is recorded.
-	eventually(t, "the fallback to poll", func() bool { return w.Mode() == ModePoll })
+	testutil.WaitUntil(t, waitFor, "the fallback to poll", func() bool { return w.Mode() == ModePoll })
 	if got := w.Reason(); !strings.Contains(got, "max_user_watches") {
 		t.Fatalf("Reason() = %q, want it to mention max_user_watches", got)
 	}
-	eventually(t, "the warning", func() bool {
+	testutil.WaitUntil(t, waitFor, "the warning", func() bool {
 		return strings.Contains(logs.String(), "sysctl fs.inotify.max_user_watches=524288")
 	})
 }
@@ -272,7 +274,7 @@ func TestWatch_Close(t *testing.T) {
 	}
 	// Goroutines ending after Close (timers' and the runtime's) may take a
 	// moment to be counted out.
-	eventually(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testutil.WaitUntil(t, waitFor, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestNewWatch_BadOptions(t *testing.T) {
@@ -304,14 +306,14 @@ func TestWatch_AutoDecidesAgainWhenTheRootComesBack(t *testing.T) {
 	}
 	mkdir(t, root)
 	waitDirty(t, w, waitFor)
-	eventually(t, "poll mode", func() bool { return w.Mode() == ModePoll })
+	testutil.WaitUntil(t, waitFor, "poll mode", func() bool { return w.Mode() == ModePoll })
 	if got, want := w.Reason(), "network filesystem cifs"; got != want {
 		t.Fatalf("Reason() = %q, want %q", got, want)
 	}
 	if w.sess.Load() != nil {
 		t.Fatal("an fsnotify session runs on a network filesystem in auto mode")
 	}
-	eventually(t, "a message naming the filesystem", func() bool {
+	testutil.WaitUntil(t, waitFor, "a message naming the filesystem", func() bool {
 		return strings.Contains(logs.String(), "network filesystem (cifs)")
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/focussync/focussync/internal/scope"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // waitFor is how long a test waits for something that should happen; it is
@@ -120,18 +121,6 @@ func pending(w *Watch) bool {
 	}
 }
 
-// eventually polls cond until it holds and fails the test after waitFor.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // expectDirtyEvent waits until the event loop has handled an event with op
 // for name, checks that it marked the folder dirty, and that a signal is
 // pending (the handler marks dirty before it records). It consumes the
@@ -139,7 +128,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func expectDirtyEvent(t *testing.T, w *Watch, rec *eventRecorder, name string, op fsnotify.Op) {
 	t.Helper()
 	var e eventRecord
-	eventually(t, fmt.Sprintf("a %v event for %s", op, name), func() bool {
+	testutil.WaitUntil(t, waitFor, fmt.Sprintf("a %v event for %s", op, name), func() bool {
 		var ok bool
 		e, ok = rec.find(name, op)
 		return ok
@@ -260,7 +249,7 @@ func TestWatch_NewSubdirectory(t *testing.T) {
 	mkdir(t, sub)
 	// The adder marks the folder dirty once the new directory is watched,
 	// so a scan made on that signal sees files created before the watch.
-	eventually(t, "the new directory to be watched", func() bool { return w.isWatching(sub) })
+	testutil.WaitUntil(t, waitFor, "the new directory to be watched", func() bool { return w.isWatching(sub) })
 	if !pending(w) {
 		t.Fatal("no signal pending after a new directory was watched")
 	}
@@ -284,7 +273,7 @@ func TestWatch_NestedTreeCreatedAtOnce(t *testing.T) {
 	// every level ends up watched.
 	for _, d := range []string{"n1", "n1/n2", "n1/n2/n3"} {
 		full := filepath.Join(root, filepath.FromSlash(d))
-		eventually(t, d+" to be watched", func() bool { return w.isWatching(full) })
+		testutil.WaitUntil(t, waitFor, d+" to be watched", func() bool { return w.isWatching(full) })
 	}
 	// A tree moved in from outside is walked and watched too.
 	outside := t.TempDir()
@@ -293,7 +282,7 @@ func TestWatch_NestedTreeCreatedAtOnce(t *testing.T) {
 	}
 	rename(t, filepath.Join(outside, "m1"), filepath.Join(root, "m1"))
 	m2 := filepath.Join(root, "m1", "m2")
-	eventually(t, "a moved-in subtree to be watched", func() bool { return w.isWatching(m2) })
+	testutil.WaitUntil(t, waitFor, "a moved-in subtree to be watched", func() bool { return w.isWatching(m2) })
 }
 
 func TestWatch_RenamedSubdirectory(t *testing.T) {
@@ -312,7 +301,7 @@ func TestWatch_RenamedSubdirectory(t *testing.T) {
 	renamed := filepath.Join(root, "new")
 	rename(t, old, renamed)
 	inner := filepath.Join(renamed, "inner")
-	eventually(t, "the renamed directory to be watched under its new name", func() bool {
+	testutil.WaitUntil(t, waitFor, "the renamed directory to be watched under its new name", func() bool {
 		return w.isWatching(renamed) && w.isWatching(inner) &&
 			!w.isWatching(old) && !w.isWatching(filepath.Join(old, "inner"))
 	})
@@ -323,7 +312,7 @@ func TestWatch_RenamedSubdirectory(t *testing.T) {
 	}
 	// Renamed back, the directory is watched under its first name again.
 	rename(t, renamed, old)
-	eventually(t, "the directory to be watched under its first name", func() bool {
+	testutil.WaitUntil(t, waitFor, "the directory to be watched under its first name", func() bool {
 		return w.isWatching(old) && w.isWatching(filepath.Join(old, "inner")) &&
 			!w.isWatching(renamed) && !w.isWatching(inner)
 	})
@@ -351,7 +340,7 @@ func TestWatch_IgnoredNames(t *testing.T) {
 	// ignored ones before it have been, and none may have marked the folder.
 	sentinel := filepath.Join(root, "zz.partial")
 	writeFile(t, sentinel, "ignored")
-	eventually(t, "the sentinel's event", func() bool {
+	testutil.WaitUntil(t, waitFor, "the sentinel's event", func() bool {
 		_, ok := rec.find(sentinel, fsnotify.Create)
 		return ok
 	})
@@ -402,7 +391,7 @@ func TestWatch_BurstIsCoalesced(t *testing.T) {
 		last = filepath.Join(root, fmt.Sprintf("f%03d.txt", i))
 		writeFile(t, last, "x")
 	}
-	eventually(t, "the last file's event", func() bool {
+	testutil.WaitUntil(t, waitFor, "the last file's event", func() bool {
 		_, ok := rec.find(last, fsnotify.Write)
 		return ok
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/focussync/focussync/control"
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // Adversarial end-to-end tests: the real binary against the emulator, with
@@ -75,7 +76,7 @@ func TestAdversarialE2E_VerifyRestoresHandEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Once a second has passed, a sync verifies and repairs both edits.
-	waitUntil(t, 30*time.Second, "a verifying sync", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "a verifying sync", func() bool {
 		m := e.mark()
 		e.sync()
 		return e.requests(m)[focus.EndpointList] > 0
@@ -285,7 +286,7 @@ func TestAdversarialE2E_OrderNoneKeepsHandOrder(t *testing.T) {
 	}
 	e.write("d.txt", "file d.txt")
 	m := e.mark()
-	waitUntil(t, 30*time.Second, "a verifying sync", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "a verifying sync", func() bool {
 		mm := e.mark()
 		e.sync()
 		return e.requests(mm)[focus.EndpointList] > 0
@@ -361,7 +362,7 @@ func TestAdversarialE2E_SyncWhileDaemonHoldsStateDB(t *testing.T) {
 	e := newEnv(t)
 	e.writeN(2, "d")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the daemon's first sync", func() bool { return len(e.attachments()) == 2 })
+	testutil.WaitUntil(t, 30*time.Second, "the daemon's first sync", func() bool { return len(e.attachments()) == 2 })
 
 	// The daemon answers on its control socket: `sync` has it run the pass.
 	if r := e.run("sync"); r.code != 0 || !strings.Contains(r.stderr, "the running daemon ran the pass") {
@@ -448,7 +449,7 @@ func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
 	e.write("doc.txt", "first draft")
 	e.write("other.txt", "other")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the initial upload", func() bool { return e.hasAttachment("doc.txt", "first draft") })
+	testutil.WaitUntil(t, 30*time.Second, "the initial upload", func() bool { return e.hasAttachment("doc.txt", "first draft") })
 
 	t.Run("write a temporary file, rename it over", func(t *testing.T) {
 		m := e.mark()
@@ -456,10 +457,10 @@ func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
 		if err := os.Rename(filepath.Join(e.folder, "doc.txt.tmp"), filepath.Join(e.folder, "doc.txt")); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 30*time.Second, "the new version alone", func() bool {
+		testutil.WaitUntil(t, 30*time.Second, "the new version alone", func() bool {
 			return e.hasAttachment("doc.txt", "second draft, saved atomically") && len(e.attachments()) == 2
 		})
-		waitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
+		testutil.WaitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
 		got := e.requests(m)
 		if got[focus.EndpointCreate]+got[focus.EndpointBulk] != 1 || got[focus.EndpointDelete] != 1 {
 			t.Errorf("an atomic save cost %v, want one upload and one delete", got)
@@ -477,10 +478,10 @@ func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
 		}
 		e.write("doc.txt", "third draft")
 		e.removeFiles("doc.txt.bak")
-		waitUntil(t, 30*time.Second, "the third draft alone", func() bool {
+		testutil.WaitUntil(t, 30*time.Second, "the third draft alone", func() bool {
 			return e.hasAttachment("doc.txt", "third draft") && len(e.attachments()) == 2
 		})
-		waitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
+		testutil.WaitUntil(t, 10*time.Second, "the requests in the log", func() bool { return e.requests(m)[focus.EndpointDelete] >= 1 })
 		got := e.requests(m)
 		if got[focus.EndpointCreate]+got[focus.EndpointBulk] != 1 || got[focus.EndpointDelete] != 1 {
 			t.Errorf("a save through a backup cost %v, want one upload and one delete", got)
@@ -506,21 +507,21 @@ func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
 		}
 	}
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "both folders synced", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "both folders synced", func() bool {
 		return len(e.attachments()) == 1 && len(e.srv.Attachments(task2)) == 2
 	})
 	// The second folder leaves the config.
 	e.extra = ""
 	e.writeConfig()
 	d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.stderr.String(), "folder removed from sync") })
+	testutil.WaitUntil(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.stderr.String(), "folder removed from sync") })
 	m := e.mark()
 	if err := os.Remove(filepath.Join(second, "a.txt")); err != nil {
 		t.Fatal(err)
 	}
 	// The first folder still syncs: a new file there goes up.
 	e.write("two.txt", "two")
-	waitUntil(t, 30*time.Second, "two.txt", func() bool { return e.hasAttachment("two.txt", "two") })
+	testutil.WaitUntil(t, 30*time.Second, "two.txt", func() bool { return e.hasAttachment("two.txt", "two") })
 	d.stop()
 	for _, r := range e.srv.Requests()[m:] {
 		if r.TaskID == task2 {
@@ -535,7 +536,7 @@ func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
 func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
 	e, task2 := twoFolderQuotaEnv(t)
 	d := e.startDaemon()
-	waitUntil(t, 60*time.Second, "both folders synced", func() bool {
+	testutil.WaitUntil(t, 60*time.Second, "both folders synced", func() bool {
 		return len(e.attachments()) == 25 && len(e.srv.Attachments(task2)) == 25
 	})
 	d.stop()
@@ -581,12 +582,12 @@ func TestAdversarialE2E_DaemonRenameIsNotReportedAsFailure(t *testing.T) {
 	e.write("draft.txt", "a document")
 	e.write("other.txt", "other")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the initial upload", func() bool { return len(e.attachments()) == 2 })
+	testutil.WaitUntil(t, 30*time.Second, "the initial upload", func() bool { return len(e.attachments()) == 2 })
 	m := e.mark()
 	if err := os.Rename(filepath.Join(e.folder, "draft.txt"), filepath.Join(e.folder, "final.txt")); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the rename", func() bool { return e.attachmentNamed("final.txt") })
+	testutil.WaitUntil(t, 30*time.Second, "the rename", func() bool { return e.attachmentNamed("final.txt") })
 	d.stop()
 	if got := e.requests(m); writes(got) != 1 || got[focus.EndpointUpdate] != 1 {
 		t.Errorf("a rename in the daemon cost %v, want one update", got)

@@ -23,6 +23,7 @@ import (
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/scope"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // host is one of several daemons on one folder: its own config, state db and
@@ -198,10 +199,10 @@ func TestCluster_TwoDaemonsOneFolder(t *testing.T) {
 	e.writeN(5, "a")
 
 	a.start()
-	waitUntil(t, 30*time.Second, "host-a holds the lease", a.holding)
+	testutil.WaitUntil(t, 30*time.Second, "host-a holds the lease", a.holding)
 	b.start()
 	e.waitMirrored(60 * time.Second)
-	waitUntil(t, 30*time.Second, "host-b is a standby", func() bool { return strings.Contains(b.log(), `"msg":"watching folder"`) })
+	testutil.WaitUntil(t, 30*time.Second, "host-b is a standby", func() bool { return strings.Contains(b.log(), `"msg":"watching folder"`) })
 
 	// Changes while host-a holds: b sends nothing.
 	e.write("b1.txt", "one")
@@ -233,11 +234,11 @@ func TestCluster_TwoDaemonsOneFolder(t *testing.T) {
 			os.Remove(filepath.Join(e.folder, "a000.txt"))
 			e.write("added-in-gap.txt", "gap")
 		}
-		waitUntil(t, 3*ttl+30*time.Second, next.name+" takes over", func() bool { return next.holds() > before })
+		testutil.WaitUntil(t, 3*ttl+30*time.Second, next.name+" takes over", func() bool { return next.holds() > before })
 		took := time.Since(killed)
 		takeovers++
 		// Its first pass as the holder lists the task.
-		waitUntil(t, 30*time.Second, next.name+" lists the task", func() bool { return e.requests(mark)[focus.EndpointList] > 0 })
+		testutil.WaitUntil(t, 30*time.Second, next.name+" lists the task", func() bool { return e.requests(mark)[focus.EndpointList] > 0 })
 		e.waitMirrored(60 * time.Second)
 		e.waitQuiet(time.Second)
 		got := e.requests(mark)
@@ -264,7 +265,7 @@ func TestCluster_TwoDaemonsOneFolder(t *testing.T) {
 		}
 		e.waitMirrored(60 * time.Second)
 		old.start()
-		waitUntil(t, 30*time.Second, old.name+" runs again", func() bool { return strings.Contains(old.log(), `"msg":"watching folder"`) })
+		testutil.WaitUntil(t, 30*time.Second, old.name+" runs again", func() bool { return strings.Contains(old.log(), `"msg":"watching folder"`) })
 		if !next.holding() {
 			t.Fatalf("%s lost the lease to the restarted %s", next.name, old.name)
 		}
@@ -280,7 +281,7 @@ func TestCluster_TwoDaemonsOneFolder(t *testing.T) {
 	before := other.holds()
 	stopped := time.Now()
 	cur.d.stop()
-	waitUntil(t, ttl+10*time.Second, other.name+" takes over after a clean stop", func() bool { return other.holds() > before })
+	testutil.WaitUntil(t, ttl+10*time.Second, other.name+" takes over after a clean stop", func() bool { return other.holds() > before })
 	t.Logf("takeover after a clean stop: %s", time.Since(stopped).Round(time.Millisecond))
 	e.write("after-stop.txt", "x")
 	e.waitMirrored(60 * time.Second)
@@ -310,7 +311,7 @@ func TestCluster_StandbyStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "host-z holds", func() bool { return lz.Check() == nil })
+	testutil.WaitUntil(t, 10*time.Second, "host-z holds", func() bool { return lz.Check() == nil })
 
 	cfg := fmt.Sprintf("[api]\nbase_url = %q\norganization_id = %d\nworkspace_id = %d\n[state]\npath = %q\n[status]\nlisten = %q\n"+
 		"[cluster]\nlease_ttl = %q\nnode_name = \"host-y\"\n[defaults]\nsettle = \"1ms\"\nrescan = \"1s\"\n[[folder]]\npath = %q\ntask_id = %d\n",
@@ -336,7 +337,7 @@ func TestCluster_StandbyStatus(t *testing.T) {
 		}
 		return st.Folders[0].Lease
 	}
-	waitUntil(t, 30*time.Second, "/status shows a standby held by host-z", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "/status shows a standby held by host-z", func() bool {
 		l := folderLease()
 		return l != nil && l.Role == "standby" && l.Holder == "host-z"
 	})
@@ -360,7 +361,7 @@ func TestCluster_StandbyStatus(t *testing.T) {
 	if err := lz.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the daemon holds and syncs", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the daemon holds and syncs", func() bool {
 		l := folderLease()
 		return l != nil && l.Role == "holder" && l.Holder == "host-y" && e.mirrorProblem() == ""
 	})

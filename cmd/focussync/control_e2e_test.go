@@ -67,7 +67,7 @@ func TestControl_RunningDaemon(t *testing.T) {
 		e.write(n+".txt", n)
 	}
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the first pass", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the first pass", func() bool {
 		return len(e.attachments()) == 3 && strings.Contains(d.stderr.String(), `"msg":"folder in sync"`)
 	})
 	sock := control.Endpoint(e.state)
@@ -168,7 +168,7 @@ func TestControl_RunningDaemon(t *testing.T) {
 		// The pause outlives a restart.
 		d.stop()
 		d = e.startDaemon()
-		waitUntil(t, 30*time.Second, "the restarted daemon's control socket", func() bool {
+		testutil.WaitUntil(t, 30*time.Second, "the restarted daemon's control socket", func() bool {
 			_, err := os.Lstat(sock)
 			return err == nil && strings.Contains(d.stderr.String(), "folder paused by a person")
 		})
@@ -183,7 +183,7 @@ func TestControl_RunningDaemon(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "resumed; the daemon syncs it now") {
 			t.Fatalf("resume:\n%v", r)
 		}
-		waitUntil(t, 30*time.Second, "f.txt after the resume", func() bool { return e.hasAttachment("f.txt", "f") })
+		testutil.WaitUntil(t, 30*time.Second, "f.txt after the resume", func() bool { return e.hasAttachment("f.txt", "f") })
 	})
 
 	t.Run("another user cannot use it", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // lockedBuffer collects a process's output while the test reads it.
@@ -89,18 +90,6 @@ func (d *daemonProc) stop() {
 
 func (d *daemonProc) signal(s os.Signal) { d.cmd.Process.Signal(s) }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // hasAttachment reports whether the task holds an attachment with name and content.
 func (e *env) hasAttachment(name, content string) bool {
 	want := sha256Hex(content)
@@ -126,7 +115,7 @@ func TestRun_LiveChanges(t *testing.T) {
 settle = "2s"`))
 	e.write("first.txt", "first")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the initial upload", func() bool { return e.hasAttachment("first.txt", "first") })
+	testutil.WaitUntil(t, 30*time.Second, "the initial upload", func() bool { return e.hasAttachment("first.txt", "first") })
 
 	t.Run("slow writer uploaded once, complete", func(t *testing.T) {
 		m := e.mark()
@@ -143,10 +132,10 @@ settle = "2s"`))
 			time.Sleep(500 * time.Millisecond) // the writer is slow on purpose: 4s in all
 		}
 		f.Close()
-		waitUntil(t, 30*time.Second, "slow.bin complete", func() bool { return e.hasAttachment("slow.bin", all.String()) })
+		testutil.WaitUntil(t, 30*time.Second, "slow.bin complete", func() bool { return e.hasAttachment("slow.bin", all.String()) })
 		// The emulator logs a request just after storing it: wait for the entry.
 		uploads := 0
-		waitUntil(t, 10*time.Second, "the upload in the request log", func() bool {
+		testutil.WaitUntil(t, 10*time.Second, "the upload in the request log", func() bool {
 			uploads = 0
 			for _, r := range e.srv.Requests()[m:] {
 				if r.Endpoint == focus.EndpointCreate || r.Endpoint == focus.EndpointBulk {
@@ -163,26 +152,26 @@ settle = "2s"`))
 		outside := filepath.Join(e.dir, "outside.txt")
 		os.WriteFile(outside, []byte("moved in"), 0o644)
 		os.Rename(outside, filepath.Join(e.folder, "moved-in.txt"))
-		waitUntil(t, 30*time.Second, "moved-in.txt", func() bool { return e.hasAttachment("moved-in.txt", "moved in") })
+		testutil.WaitUntil(t, 30*time.Second, "moved-in.txt", func() bool { return e.hasAttachment("moved-in.txt", "moved in") })
 	})
 	t.Run("rename", func(t *testing.T) {
 		m := e.mark()
 		os.Rename(filepath.Join(e.folder, "moved-in.txt"), filepath.Join(e.folder, "renamed.txt"))
-		waitUntil(t, 30*time.Second, "renamed.txt", func() bool { return e.hasAttachment("renamed.txt", "moved in") && !e.attachmentNamed("moved-in.txt") })
+		testutil.WaitUntil(t, 30*time.Second, "renamed.txt", func() bool { return e.hasAttachment("renamed.txt", "moved in") && !e.attachmentNamed("moved-in.txt") })
 		if got := e.requests(m); got[focus.EndpointUpdate] != 1 || writes(got) != 1 {
 			t.Errorf("rename sent %v, want one update", got)
 		}
 	})
 	t.Run("delete", func(t *testing.T) {
 		os.Remove(filepath.Join(e.folder, "renamed.txt"))
-		waitUntil(t, 30*time.Second, "renamed.txt deleted", func() bool { return !e.attachmentNamed("renamed.txt") })
+		testutil.WaitUntil(t, 30*time.Second, "renamed.txt deleted", func() bool { return !e.attachmentNamed("renamed.txt") })
 	})
 	t.Run("new subfolder", func(t *testing.T) {
 		os.Mkdir(filepath.Join(e.folder, "sub"), 0o755)
 		e.write("sub/inner.txt", "inner")
-		waitUntil(t, 30*time.Second, "sub/inner.txt", func() bool { return e.hasAttachment("sub/inner.txt", "inner") })
+		testutil.WaitUntil(t, 30*time.Second, "sub/inner.txt", func() bool { return e.hasAttachment("sub/inner.txt", "inner") })
 		e.write("sub/second.txt", "second")
-		waitUntil(t, 30*time.Second, "sub/second.txt", func() bool { return e.hasAttachment("sub/second.txt", "second") })
+		testutil.WaitUntil(t, 30*time.Second, "sub/second.txt", func() bool { return e.hasAttachment("sub/second.txt", "second") })
 	})
 	d.stop()
 	e.assertMirrors()
@@ -196,10 +185,10 @@ func TestRun_PollModeCatchesChangesByRescan(t *testing.T) {
 rescan = "1s"`))
 	e.write("a.txt", "a")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "a.txt", func() bool { return e.hasAttachment("a.txt", "a") })
+	testutil.WaitUntil(t, 30*time.Second, "a.txt", func() bool { return e.hasAttachment("a.txt", "a") })
 	e.write("b.txt", "b")
 	os.Remove(filepath.Join(e.folder, "a.txt"))
-	waitUntil(t, 30*time.Second, "the rescan to catch b.txt and the delete", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the rescan to catch b.txt and the delete", func() bool {
 		return e.hasAttachment("b.txt", "b") && !e.attachmentNamed("a.txt")
 	})
 	d.stop()
@@ -213,14 +202,14 @@ func TestRun_SIGTERMDuringUploadThenRestart(t *testing.T) {
 	e.srv.SetLatency(100 * time.Millisecond)
 	e.writeN(60, "t")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "uploads to start", func() bool { return e.uploadsSeen() >= 2 })
+	testutil.WaitUntil(t, 30*time.Second, "uploads to start", func() bool { return e.uploadsSeen() >= 2 })
 	d.stop()
 	if len(e.attachments()) >= 60 {
 		t.Logf("all uploads finished before SIGTERM; the restart still must not duplicate")
 	}
 	e.srv.SetLatency(0)
 	d = e.startDaemon()
-	waitUntil(t, 60*time.Second, "all 60 files", func() bool { return len(e.attachments()) >= 60 })
+	testutil.WaitUntil(t, 60*time.Second, "all 60 files", func() bool { return len(e.attachments()) >= 60 })
 	d.stop()
 	e.assertMirrors()
 }
@@ -229,21 +218,21 @@ func TestRun_UnmountedRootPausesAndResumes(t *testing.T) {
 	e := newEnv(t)
 	e.writeN(5, "u")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "initial sync", func() bool { return len(e.attachments()) == 5 })
+	testutil.WaitUntil(t, 30*time.Second, "initial sync", func() bool { return len(e.attachments()) == 5 })
 	m := e.mark()
 	away := e.folder + ".unmounted"
 	if err := os.Rename(e.folder, away); err != nil {
 		t.Fatal(err)
 	}
 	os.Mkdir(e.folder, 0o755) // the empty mount point left behind
-	waitUntil(t, 30*time.Second, "the pause to be logged", func() bool { return strings.Contains(d.stderr.String(), "is the share mounted?") })
+	testutil.WaitUntil(t, 30*time.Second, "the pause to be logged", func() bool { return strings.Contains(d.stderr.String(), "is the share mounted?") })
 	if got := e.requests(m)[focus.EndpointDelete]; got != 0 {
 		t.Fatalf("%d deletes while the share was unmounted", got)
 	}
 	os.Remove(e.folder)
 	os.Rename(away, e.folder)
 	e.write("after.txt", "back again")
-	waitUntil(t, 30*time.Second, "resume", func() bool { return e.hasAttachment("after.txt", "back again") })
+	testutil.WaitUntil(t, 30*time.Second, "resume", func() bool { return e.hasAttachment("after.txt", "back again") })
 	if got := e.requests(m)[focus.EndpointDelete]; got != 0 {
 		t.Errorf("%d deletes around the unmount", got)
 	}
@@ -260,7 +249,7 @@ func TestRun_SIGHUPAddsFolderAndToken(t *testing.T) {
 	e.writeConfig()
 	e.write("one.txt", "one")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the 401 pause", func() bool { return strings.Contains(d.stderr.String(), "all folders paused") })
+	testutil.WaitUntil(t, 30*time.Second, "the 401 pause", func() bool { return strings.Contains(d.stderr.String(), "all folders paused") })
 	if n := strings.Count(d.stderr.String(), "all folders paused"); n != 1 {
 		t.Errorf("the pause was logged %d times, want once", n)
 	}
@@ -276,7 +265,7 @@ func TestRun_SIGHUPAddsFolderAndToken(t *testing.T) {
 	e.writeConfig()
 	os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600)
 	d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "both folders synced", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "both folders synced", func() bool {
 		return e.hasAttachment("one.txt", "one") && len(e.srv.Attachments(202)) == 1
 	})
 	d.stop()
@@ -288,13 +277,13 @@ func TestRun_SIGHUPAddsFolderAndToken(t *testing.T) {
 func TestRun_InvalidReloadKeepsOldConfig(t *testing.T) {
 	e := newEnv(t)
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "start", func() bool { return strings.Contains(d.stderr.String(), "watching folder") })
+	testutil.WaitUntil(t, 30*time.Second, "start", func() bool { return strings.Contains(d.stderr.String(), "watching folder") })
 	good, _ := os.ReadFile(e.cfg)
 	os.WriteFile(e.cfg, append(good, []byte("\nbogus_key = 1\n")...), 0o644)
 	d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "the refusal", func() bool { return strings.Contains(d.stderr.String(), "config reload refused") })
+	testutil.WaitUntil(t, 30*time.Second, "the refusal", func() bool { return strings.Contains(d.stderr.String(), "config reload refused") })
 	e.write("still.txt", "still running")
-	waitUntil(t, 30*time.Second, "sync with the old config", func() bool { return e.hasAttachment("still.txt", "still running") })
+	testutil.WaitUntil(t, 30*time.Second, "sync with the old config", func() bool { return e.hasAttachment("still.txt", "still running") })
 	d.stop()
 }
 
@@ -303,16 +292,16 @@ func TestRun_SIGHUPChangesFolderMidUpload(t *testing.T) {
 	e.srv.SetLatency(150 * time.Millisecond)
 	e.writeN(40, "h")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "uploads to start", func() bool { return e.uploadsSeen() >= 1 })
+	testutil.WaitUntil(t, 30*time.Second, "uploads to start", func() bool { return e.uploadsSeen() >= 1 })
 	// A changed setting restarts the folder's worker in the middle of its uploads.
 	e.extra += "order = \"mtime\"\n"
 	e.writeConfig()
 	d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "the worker to restart", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the worker to restart", func() bool {
 		return strings.Contains(d.stderr.String(), "folder settings changed")
 	})
 	e.srv.SetLatency(0)
-	waitUntil(t, 60*time.Second, "all 40 files", func() bool { return len(e.attachments()) >= 40 })
+	testutil.WaitUntil(t, 60*time.Second, "all 40 files", func() bool { return len(e.attachments()) >= 40 })
 	d.stop()
 	e.assertMirrors()
 }
@@ -321,11 +310,11 @@ func TestRun_SkippedFileLoggedOnce(t *testing.T) {
 	e := newEnv(t, withFolderTOML(`max_file_size = "16B"`))
 	e.write("big.bin", "more than sixteen bytes of content")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the skip to be logged", func() bool { return strings.Contains(d.stderr.String(), "file skipped") })
+	testutil.WaitUntil(t, 30*time.Second, "the skip to be logged", func() bool { return strings.Contains(d.stderr.String(), "file skipped") })
 	// More passes: each change below is one.
 	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
 		e.write(n, "small")
-		waitUntil(t, 30*time.Second, n, func() bool { return e.attachmentNamed(n) })
+		testutil.WaitUntil(t, 30*time.Second, n, func() bool { return e.attachmentNamed(n) })
 	}
 	d.stop()
 	log := d.stderr.String()

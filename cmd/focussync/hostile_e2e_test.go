@@ -20,6 +20,7 @@ import (
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // Hostile-share end-to-end tests: the real binary while someone who can write to
@@ -183,7 +184,7 @@ func TestHostileE2E_SwapDuringQuotaWait(t *testing.T) {
 			e.write("keep.txt", "kept, and sent as it is.......\n")
 			e.write(target, strings.Repeat("r", 30)+"\n")
 			p := e.start("sync")
-			waitUntil(t, 30*time.Second, "the first listing", func() bool { return len(e.srv.Requests()) >= 1 })
+			testutil.WaitUntil(t, 30*time.Second, "the first listing", func() bool { return len(e.srv.Requests()) >= 1 })
 			if got := e.srv.Requests()[0].Endpoint; got != focus.EndpointList {
 				t.Fatalf("first request %s, want the listing that spends the quota", got)
 			}
@@ -241,9 +242,9 @@ func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 	})
 	e.srv.SetReadRate(6 << 20) // 4 s for the large file
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "the bulk upload to stream", streaming.Load)
+	testutil.WaitUntil(t, 30*time.Second, "the bulk upload to stream", streaming.Load)
 	e.swapIn("z-report.txt", func(tmp string) error { return os.Symlink(s.path, tmp) })
-	waitUntil(t, 60*time.Second, "a-big.bin to go up", func() bool { return e.hasAttachment("a-big.bin", string(big)) })
+	testutil.WaitUntil(t, 60*time.Second, "a-big.bin to go up", func() bool { return e.hasAttachment("a-big.bin", string(big)) })
 	d.stop()
 	s.assertNeverSent(e)
 	if e.attachmentNamed("z-report.txt") {

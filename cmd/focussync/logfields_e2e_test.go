@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // jsonLines parses a JSON log, one object a line, failing on any other line.
@@ -51,8 +53,8 @@ func TestLog_SameFieldsInSyncAndRun(t *testing.T) {
 
 	e.write("b.txt", "0123456789")
 	d := e.startDaemon()
-	waitUntil(t, 30*time.Second, "b.txt", func() bool { return e.attachmentNamed("b.txt") })
-	waitUntil(t, 30*time.Second, "the pass to be logged", func() bool { return strings.Contains(d.stderr.String(), "folder in sync") })
+	testutil.WaitUntil(t, 30*time.Second, "b.txt", func() bool { return e.attachmentNamed("b.txt") })
+	testutil.WaitUntil(t, 30*time.Second, "the pass to be logged", func() bool { return strings.Contains(d.stderr.String(), "folder in sync") })
 	d.stop()
 	ran := jsonLines(t, d.stderr.String())
 
@@ -132,8 +134,8 @@ func TestRun_LogFile(t *testing.T) {
 			t.Logf("log file:\n%s\nstderr:\n%s", b, stderr.String())
 		}
 	})
-	waitUntil(t, 60*time.Second, "a.txt", func() bool { return e.attachmentNamed("a.txt") })
-	waitUntil(t, 30*time.Second, "the pass in the log file", func() bool {
+	testutil.WaitUntil(t, 60*time.Second, "a.txt", func() bool { return e.attachmentNamed("a.txt") })
+	testutil.WaitUntil(t, 30*time.Second, "the pass in the log file", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Contains(string(b), "folder in sync")
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/internal/testutil"
 	"github.com/focussync/focussync/packaging"
 )
 
@@ -336,17 +337,6 @@ func TestExplainServiceError(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestServiceProgram_StopCancelsRun(t *testing.T) {
 	var started, exited atomic.Bool
 	p := newServiceProgram(func(ctx context.Context) error {
@@ -358,7 +348,7 @@ func TestServiceProgram_StopCancelsRun(t *testing.T) {
 	if err := p.Start(nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "run to start", started.Load)
+	testutil.WaitUntil(t, 10*time.Second, "run to start", started.Load)
 	if err := p.Stop(nil); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -380,7 +370,7 @@ func TestServiceProgram_RunEndingByItselfExits(t *testing.T) {
 	if err := p.Start(nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "exit", func() bool { return code.Load() != -1 })
+	testutil.WaitUntil(t, 10*time.Second, "exit", func() bool { return code.Load() != -1 })
 	if code.Load() != 1 || reported.Load() != "config: bad" {
 		t.Errorf("exit code %d, reported %v; want 1 and the run error", code.Load(), reported.Load())
 	}

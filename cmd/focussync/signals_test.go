@@ -47,10 +47,10 @@ func TestStopContext_EndsAStuckCommand(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			defer cmd.Process.Kill()
-			waitUntil(t, 30*time.Second, "the child to start", func() bool { return strings.Contains(out.String(), "ready") })
+			testutil.WaitUntil(t, 30*time.Second, "the child to start", func() bool { return strings.Contains(out.String(), "ready") })
 			sent := time.Now()
 			cmd.Process.Signal(syscall.SIGTERM)
-			waitUntil(t, 10*time.Second, "the context to be cancelled", func() bool { return strings.Contains(out.String(), "cancelled") })
+			testutil.WaitUntil(t, 10*time.Second, "the context to be cancelled", func() bool { return strings.Contains(out.String(), "cancelled") })
 			want, within := "still not stopped", stopGrace+10*time.Second
 			if second {
 				cmd.Process.Signal(syscall.SIGTERM)

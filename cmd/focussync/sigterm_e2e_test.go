@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // SIGTERM ends a command within seconds whatever it waits on, by its own clean
@@ -72,7 +73,7 @@ func TestSIGTERME2E_SyncWaits(t *testing.T) {
 				sc.setup(e)
 			}
 			p := e.startEnv(sc.env, "sync")
-			waitUntil(t, 60*time.Second, "the sync to wait", func() bool { return sc.waiting(e) })
+			testutil.WaitUntil(t, 60*time.Second, "the sync to wait", func() bool { return sc.waiting(e) })
 			time.Sleep(200 * time.Millisecond) // into the wait, not on its way there
 			p.stopWithin(t, 5*time.Second, "sync in the "+name)
 			if p.code != 1 {
@@ -90,9 +91,9 @@ func TestSIGTERME2E_RunWithFIFOSwappedIn(t *testing.T) {
 	e.write("a.txt", "a")
 	e.write("pipe.txt", "soon a fifo")
 	p := e.start("run")
-	waitUntil(t, 30*time.Second, "the first listing", func() bool { return len(e.srv.Requests()) >= 1 })
+	testutil.WaitUntil(t, 30*time.Second, "the first listing", func() bool { return len(e.srv.Requests()) >= 1 })
 	e.swapIn("pipe.txt", func(tmp string) error { return syscall.Mkfifo(tmp, 0o644) })
-	waitUntil(t, 60*time.Second, "a.txt to go up", func() bool { return e.hasAttachment("a.txt", "a") })
+	testutil.WaitUntil(t, 60*time.Second, "a.txt to go up", func() bool { return e.hasAttachment("a.txt", "a") })
 	p.stopWithin(t, 5*time.Second, "run with a FIFO in the folder")
 	if p.code != 0 {
 		t.Errorf("run exit %d, want 0:\n%s", p.code, p.out.String())
@@ -108,7 +109,7 @@ func TestSIGTERME2E_CheckOnlineHungServer(t *testing.T) {
 	e := newEnv(t, withQuota(1000, time.Hour))
 	e.srv.SetLatency(time.Hour)
 	p := e.start("check", "--online")
-	waitUntil(t, 30*time.Second, "the check's request", func() bool { left, _ := e.srv.QuotaState(testOrg); return left < 1000 })
+	testutil.WaitUntil(t, 30*time.Second, "the check's request", func() bool { left, _ := e.srv.QuotaState(testOrg); return left < 1000 })
 	time.Sleep(200 * time.Millisecond)
 	p.stopWithin(t, 5*time.Second, "check --online")
 	if p.code == 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // The page types of a bbolt file (its page header: id uint64, flags uint16, ...).
@@ -130,7 +131,7 @@ func recoverDamaged(t *testing.T, e *env, img []byte, how string, files int) {
 	if how == "run" {
 		// The daemon recovers and converges, then stops on SIGTERM.
 		d := e.startDaemon()
-		waitUntil(t, time.Minute, "a pass that adopted the files", func() bool {
+		testutil.WaitUntil(t, time.Minute, "a pass that adopted the files", func() bool {
 			return strings.Contains(d.stderr.String(), "folder in sync")
 		})
 		d.stop()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // statusListenLog matches the status server's address in the daemon's JSON log.
@@ -33,7 +35,7 @@ func (e *env) startDaemonWithStatus() (*daemonProc, string) {
 	}
 	d := e.startDaemon()
 	var addr string
-	waitUntil(e.t, time.Minute, "the status server's address in the log", func() bool {
+	testutil.WaitUntil(e.t, time.Minute, "the status server's address in the log", func() bool {
 		m := statusListenLog.FindStringSubmatch(d.stderr.String())
 		if m != nil {
 			addr = m[1]
@@ -54,7 +56,7 @@ func TestRun_StatusServer(t *testing.T) {
 	d, addr := e.startDaemonWithStatus()
 	base := "http://" + addr
 
-	waitUntil(t, time.Minute, "/readyz 200 after the first pass", func() bool {
+	testutil.WaitUntil(t, time.Minute, "/readyz 200 after the first pass", func() bool {
 		resp, _ := statusGet(t, http.MethodGet, base+"/readyz")
 		return resp.StatusCode == http.StatusOK
 	})
@@ -83,7 +85,7 @@ func TestRun_StatusServer(t *testing.T) {
 		}
 	}
 	var rd readiness
-	waitUntil(t, time.Minute, "/readyz 503 for the held deletes", func() bool {
+	testutil.WaitUntil(t, time.Minute, "/readyz 503 for the held deletes", func() bool {
 		resp, body := statusGet(t, http.MethodGet, base+"/readyz")
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			return false

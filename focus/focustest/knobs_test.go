@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 func TestEmulator_FailNext(t *testing.T) {
@@ -139,12 +140,12 @@ func TestEmulator_LatencyHonoursContext(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the upload to be stored", func() bool { return len(s.Attachments(testTask)) == 1 })
+	testutil.WaitUntil(t, 20*time.Second, "the upload to be stored", func() bool { return len(s.Attachments(testTask)) == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("request error %v, want context.Canceled", err)
 	}
-	waitFor(t, "the handler to give up waiting", func() bool { return len(s.Requests()) == 1 })
+	testutil.WaitUntil(t, 20*time.Second, "the handler to give up waiting", func() bool { return len(s.Requests()) == 1 })
 	if rq := s.Requests()[0]; rq.Status != 0 || rq.Fault != "canceled" {
 		t.Errorf("log %+v, want status 0, fault canceled", rq)
 	}
@@ -164,7 +165,7 @@ func TestEmulator_CloseEndsLatency(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the request to arrive", func() bool {
+	testutil.WaitUntil(t, 20*time.Second, "the request to arrive", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		w := s.quotas[testOrg]

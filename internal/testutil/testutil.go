@@ -9,20 +9,22 @@ import (
 	"time"
 )
 
-// WaitUntil polls cond until it holds, failing the test with what when timeout
-// passes first. It never sleeps longer than 20ms between looks, so a busy machine
-// only makes it slower, never wrong.
-func WaitUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+// WaitUntil polls cond until it holds and returns how long that took, failing the
+// test with what when timeout passes first. It never sleeps longer than 20ms
+// between looks, so a busy machine only makes it slower, never wrong: give it a
+// generous timeout.
+func WaitUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
 	wait := time.Millisecond
 	for !cond() {
-		if time.Now().After(deadline) {
+		if time.Since(start) > timeout {
 			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, 20*time.Millisecond)
 	}
+	return time.Since(start)
 }
 
 // WriteFile writes content to the file name under dir (creating parent
