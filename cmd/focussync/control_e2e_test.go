@@ -15,6 +15,7 @@ import (
 
 	"github.com/focussync/focussync/control"
 	"github.com/focussync/focussync/focus"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // withStatusServer gives the env's daemon a status server on a free loopback

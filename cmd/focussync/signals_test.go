@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/focussync/focussync/internal/testutil"
 	"os"
 	"os/exec"
 	"strings"
