@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -846,7 +847,7 @@ func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
 	testutil.WaitUntil(t, 20*time.Second, "the condition", func() bool { return e.since(0)[focus.EndpointDelete] == 1 })
 	cancel()
 	if err := <-done; err == nil {
-		t.Logf("the pass ended before it was cancelled")
+		t.Fatal("the pass ended before it was cancelled: the delete of b.txt was not interrupted")
 	}
 	// The person restores b.txt before focussync starts again.
 	e.write(t, "b.txt", "bravo")
@@ -856,7 +857,7 @@ func TestAdversarial_InterruptedDeleteOfRestoredFile(t *testing.T) {
 	}
 	e.expectFiles(t, map[string]string{"b.txt": "bravo", "c.txt": "charlie"})
 	if a, _ := e.byID(bID); a.Deleted() {
-		t.Logf("b.txt's attachment %d was deleted after the file came back", bID)
+		t.Errorf("b.txt's attachment %d was deleted after the file came back", bID)
 	}
 }
 
@@ -870,25 +871,31 @@ func (e *engineEnv) names() []string {
 }
 
 func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
-	for _, where := range []string{"middle", "front"} {
-		t.Run(where, func(t *testing.T) {
-			if where == "front" {
-				t.Skip("BUG: once the gap before the first key (bounded at 0) runs out, every further insertion at the front renumbers again (23 reorders for 16 insertions, up to 8 for one file); see report")
-			}
+	// Each new name sorts right next to the previous one: in natural order, more
+	// leading zeros come after.
+	for _, tc := range []struct {
+		where      string
+		originals  []string
+		insert     func(k int) string
+		maxUpdates int
+	}{
+		// In the middle, each insertion halves the gap after m.txt (1024 wide):
+		// 16 halvings need a few renumberings, never many.
+		{"middle", []string{"m.txt", "z.txt"}, func(k int) string { return "m" + strings.Repeat("0", k) + "1.txt" }, 12},
+		// At the front of a 20-file task, each new file first ...
+		{"front, each first", twenty(), func(k int) string { return fmt.Sprintf("a%02d.txt", 16-k) }, 2},
+		// ... or each right after the previous insertion, still before the rest.
+		{"front, each after the last", twenty(), func(k int) string { return strings.Repeat("0", k) + "1.txt" }, 2},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
 			e := newEngineEnv(t)
-			e.write(t, "m.txt", "m")
-			e.write(t, "z.txt", "z")
+			for _, n := range tc.originals {
+				e.write(t, n, n)
+			}
 			e.sync(t)
-			updates := 0
+			uploads, updates := 0, 0
 			for k := range 16 {
-				// Each new name sorts right next to the previous one (in natural
-				// order, more leading zeros come after): its key halves a gap.
-				var name string
-				if where == "middle" {
-					name = "m" + strings.Repeat("0", k) + "1.txt"
-				} else {
-					name = strings.Repeat("0", k) + "1.txt"
-				}
+				name := tc.insert(k)
 				e.write(t, name, "inserted "+name)
 				from := e.mark()
 				res := e.sync(t)
@@ -896,6 +903,7 @@ func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
 					t.Fatalf("insert %s: %+v", name, res.Failed)
 				}
 				n := e.since(from)
+				uploads += n[focus.EndpointCreate] + n[focus.EndpointBulk]
 				updates += n[focus.EndpointUpdate]
 				got := e.names()
 				want := slices.Clone(got)
@@ -904,16 +912,26 @@ func TestAdversarial_InsertionsExhaustGaps(t *testing.T) {
 					t.Fatalf("after inserting %s the order is %v, want %v", name, got, want)
 				}
 			}
-			// 16 halvings of a 1024 gap need a few renumberings, never many.
-			if updates > 12 {
-				t.Errorf("%d reorders for 16 insertions", updates)
+			if uploads != 16 {
+				t.Errorf("%d uploads for 16 insertions, want 16", uploads)
+			}
+			if updates > tc.maxUpdates {
+				t.Errorf("%d reorders for 16 insertions, want at most %d", updates, tc.maxUpdates)
 			}
 			for _, a := range e.srv.Attachments(e.folder.TaskID) {
-				if a.DisplayOrder < 0 {
-					t.Errorf("attachment %s got a negative display order %d", a.Name, a.DisplayOrder)
+				if a.DisplayOrder <= 0 {
+					t.Errorf("attachment %s got a display order %d, not positive", a.Name, a.DisplayOrder)
 				}
 			}
-			t.Logf("%d reorders for 16 insertions", updates)
 		})
 	}
+}
+
+// twenty returns the names of a 20-file task: f01.txt to f20.txt.
+func twenty() []string {
+	var n []string
+	for i := 1; i <= 20; i++ {
+		n = append(n, fmt.Sprintf("f%02d.txt", i))
+	}
+	return n
 }

@@ -81,6 +81,9 @@ func sortSequence(items []*orderItem, order string) {
 func assignKeys(items []*orderItem, order string, maxKey int64) {
 	if order == "none" {
 		next := maxKey
+		if next <= 0 {
+			next = OrderBase - OrderStep // an empty task starts at OrderBase
+		}
 		for _, it := range items {
 			if it.kind != itemFree {
 				it.assigned, it.anchor = it.key, true
@@ -266,14 +269,27 @@ func widenGaps(items []*orderItem, anchors []int) []int {
 	return anchors
 }
 
-// spread returns n increasing keys strictly between lo and hi, spaced evenly; after
-// the last anchor (inf) they are OrderStep apart when there is room.
+// spread returns n increasing keys strictly between lo and hi for the items of
+// one gap, keeping room at both ends of the sequence for what comes later: with no
+// anchor at all (lo 0, inf) the keys start at OrderBase, far above 0, OrderStep
+// apart; after the last anchor (inf) they follow it OrderStep apart. Elsewhere,
+// before the first anchor included, they are spaced evenly: a file put before a
+// task's first file takes a key half way down to 0, which leaves about 30 halvings
+// for later insertions there, whether each new file goes first or next to the
+// previous one.
 func spread(lo, hi int64, inf bool, n int) []int64 {
 	keys := make([]int64, n)
 	if n == 0 {
 		return keys
 	}
-	if inf && lo <= math.MaxInt64-OrderStep*int64(n) {
+	span := OrderStep * int64(n)
+	switch {
+	case inf && lo == 0 && OrderBase <= math.MaxInt64-span:
+		for j := range keys {
+			keys[j] = OrderBase + OrderStep*int64(j)
+		}
+		return keys
+	case inf && lo <= math.MaxInt64-span:
 		for j := range keys {
 			keys[j] = lo + OrderStep*int64(j+1)
 		}

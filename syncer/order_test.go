@@ -106,6 +106,12 @@ func TestSpread(t *testing.T) {
 	if got := fmt.Sprint(spread(3072, math.MaxInt64, true, 2)); got != "[4096 5120]" {
 		t.Errorf("spread after the last = %s, want [4096 5120]", got)
 	}
+	if got, want := fmt.Sprint(spread(0, math.MaxInt64, true, 2)), fmt.Sprint([]int64{OrderBase, OrderBase + OrderStep}); got != want {
+		t.Errorf("spread with no anchor = %s, want %s (room below the first)", got, want)
+	}
+	if got := fmt.Sprint(spread(0, OrderBase, false, 1)); got != fmt.Sprint([]int64{OrderBase / 2}) {
+		t.Errorf("spread before the first = %s, want [%d] (half way down)", got, OrderBase/2)
+	}
 }
 
 // TestAssignKeys_Random checks that every sequence comes out strictly increasing and

@@ -13,6 +13,13 @@ import (
 // file placed between two others takes a key between theirs at no extra request.
 const OrderStep = 1024
 
+// OrderBase is the display order of the first file of an empty task: far enough
+// from 0 that files placed before it later find room below it (each halves the
+// gap: about 30 insertions before any attachment is renumbered), small enough
+// that keys stay exact as JSON numbers and within 32 bits for a task of up to a
+// million files.
+const OrderBase = 1 << 30
+
 // PlanInput is everything the planner looks at. It does no I/O.
 type PlanInput struct {
 	Snapshot *watcher.Snapshot           // the local folder; never nil

@@ -221,8 +221,8 @@ func TestMakePlan_Orders(t *testing.T) {
 			var got []string
 			for i, f := range p.Uploads[0].Files {
 				got = append(got, f.Path)
-				if f.DisplayOrder != int64(OrderStep*(i+1)) {
-					t.Errorf("%s at %d, want %d", f.Path, f.DisplayOrder, OrderStep*(i+1))
+				if f.DisplayOrder != int64(OrderBase+OrderStep*i) {
+					t.Errorf("%s at %d, want %d", f.Path, f.DisplayOrder, OrderBase+OrderStep*i)
 				}
 			}
 			if fmt.Sprint(got) != tt.want {

@@ -105,8 +105,8 @@ func TestMakePlan_NewFiles(t *testing.T) {
 		t.Errorf("batch sizes = %s, want %s", got, want)
 	}
 	for i, f := range p.Uploads[0].Files[:3] {
-		if want := fmt.Sprintf("f%02d.pdf", i+1); f.Path != want || f.Name != want || f.DisplayOrder != int64(OrderStep*(i+1)) {
-			t.Errorf("upload %d = %s %q order %d, want %s order %d", i, f.Path, f.Name, f.DisplayOrder, want, OrderStep*(i+1))
+		if want := fmt.Sprintf("f%02d.pdf", i+1); f.Path != want || f.Name != want || f.DisplayOrder != int64(OrderBase+OrderStep*i) {
+			t.Errorf("upload %d = %s %q order %d, want %s order %d", i, f.Path, f.Name, f.DisplayOrder, want, OrderBase+OrderStep*i)
 		}
 	}
 	checkApplied(t, in, p)
