@@ -246,7 +246,7 @@ func (p *planner) addFixed(path string, truth state.FileRecord, name string, key
 		p.plan.Touch = append(p.plan.Touch, truth)
 	}
 	p.fixed[path] = fixedEntry{rec: truth, name: name}
-	it := &orderItem{path: path, name: watcher.RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
+	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
 	if name != it.name {
 		p.restores[path] = true
 		it.kind = itemPrefer
@@ -305,7 +305,7 @@ func (p *planner) placeChanged() {
 		r, f := p.in.Records[path], p.snap.Files[path]
 		_, key := p.current(r)
 		p.uploads[path] = intentFor(f, r.AttachmentID)
-		p.seq = append(p.seq, &orderItem{path: path, name: watcher.RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+		p.seq = append(p.seq, &orderItem{path: path, name: RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
 	}
 }
 
@@ -316,7 +316,7 @@ func (p *planner) addRename(old, path string) {
 	_, key := p.current(r)
 	rec := r
 	rec.Path, rec.Size, rec.ModTime, rec.Inode, rec.Hash = path, f.Size, f.ModTime, f.Inode, f.Hash
-	rec.RemoteName = watcher.RemoteName(path)
+	rec.RemoteName = RemoteName(path)
 	rec.RefusedHash, rec.LastError, rec.Attempts = "", "", 0
 	p.renames[path] = Update{Path: path, OldPath: old, AttachmentID: r.AttachmentID, Name: rec.RemoteName, Hash: f.Hash, Record: rec}
 	p.seq = append(p.seq, &orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
@@ -341,7 +341,7 @@ func (p *planner) placeNewFiles() {
 	}
 	for _, path := range p.unclaimed {
 		f := p.snap.Files[path]
-		name := watcher.RemoteName(path)
+		name := RemoteName(path)
 		if ids := free[nameSize{name, f.Size}]; len(ids) > 0 {
 			a := p.remote[ids[0]]
 			free[nameSize{name, f.Size}] = ids[1:]
@@ -512,7 +512,7 @@ func refusedReason(r state.FileRecord) string {
 // the old version (0 for a new file).
 func intentFor(f watcher.File, replaces int64) state.IntentFile {
 	return state.IntentFile{
-		Path: f.Path, Name: watcher.RemoteName(f.Path), Size: f.Size, Hash: f.Hash,
+		Path: f.Path, Name: RemoteName(f.Path), Size: f.Size, Hash: f.Hash,
 		ModTime: f.ModTime, Inode: f.Inode, Replaces: replaces,
 	}
 }

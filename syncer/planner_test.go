@@ -22,7 +22,7 @@ func lf(path, hash string) watcher.File {
 // managedRec is the record of a file uploaded as attachment id with the given order.
 func managedRec(f watcher.File, id, order int64) state.FileRecord {
 	return state.FileRecord{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Inode: f.Inode, Hash: f.Hash,
-		AttachmentID: id, RemoteName: watcher.RemoteName(f.Path), DisplayOrder: order}
+		AttachmentID: id, RemoteName: RemoteName(f.Path), DisplayOrder: order}
 }
 
 func snapOf(files ...watcher.File) *watcher.Snapshot {

@@ -96,11 +96,11 @@ func genScenario(c chooser) *scenario {
 		orig = append(orig, watcher.File{Path: newPath("f"), Size: size, ModTime: t0.Add(time.Duration(c.Intn(30)) * time.Minute), Inode: uint64(i + 1), Hash: h})
 	}
 	sort.Slice(orig, func(i, j int) bool {
-		return testLess(watcher.RemoteName(orig[i].Path), orig[i].Path, watcher.RemoteName(orig[j].Path), orig[j].Path)
+		return testLess(RemoteName(orig[i].Path), orig[i].Path, RemoteName(orig[j].Path), orig[j].Path)
 	})
 	for i, f := range orig {
 		nextID++
-		a := focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(i)}
+		a := focus.Attachment{ID: nextID, Name: RemoteName(f.Path), Size: f.Size, DisplayOrder: key(i)}
 		sc.remote[a.ID] = a
 		records[f.Path] = state.FileRecord{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Inode: f.Inode, Hash: f.Hash,
 			AttachmentID: a.ID, RemoteName: a.Name, DisplayOrder: a.DisplayOrder}
@@ -111,10 +111,10 @@ func genScenario(c chooser) *scenario {
 		h, size := newHash()
 		f := watcher.File{Path: newPath("n"), Size: size, ModTime: t0, Inode: uint64(500 + i), Hash: h}
 		nextID++
-		sc.remote[nextID] = focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
+		sc.remote[nextID] = focus.Attachment{ID: nextID, Name: RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
 		if c.Intn(3) == 0 { // a second copy with the same name
 			nextID++
-			sc.remote[nextID] = focus.Attachment{ID: nextID, Name: watcher.RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
+			sc.remote[nextID] = focus.Attachment{ID: nextID, Name: RemoteName(f.Path), Size: f.Size, DisplayOrder: key(c.Intn(n0 + 1))}
 		}
 		if c.Intn(2) == 0 {
 			handNames = append(handNames, f)
@@ -382,8 +382,8 @@ func checkScenario(sc *scenario) error {
 			continue
 		}
 		a, ok := sim.remote[r.AttachmentID]
-		if !ok || a.Name != watcher.RemoteName(p) {
-			return fmt.Errorf("file %q: attachment %d is %+v (present %v), want name %q", p, r.AttachmentID, a, ok, watcher.RemoteName(p))
+		if !ok || a.Name != RemoteName(p) {
+			return fmt.Errorf("file %q: attachment %d is %+v (present %v), want name %q", p, r.AttachmentID, a, ok, RemoteName(p))
 		}
 		entries = append(entries, entry{p, a.Name, in.Snapshot.Files[p].ModTime, a.DisplayOrder})
 	}
@@ -457,7 +457,7 @@ func reorderBound(sc *scenario, order string) int {
 		if order == "mtime" && !a.mtime.Equal(b.mtime) {
 			return a.mtime.Before(b.mtime)
 		}
-		return testLess(watcher.RemoteName(a.path), a.path, watcher.RemoteName(b.path), b.path)
+		return testLess(RemoteName(a.path), a.path, RemoteName(b.path), b.path)
 	})
 	best := 0
 	run := make([]int, len(items))

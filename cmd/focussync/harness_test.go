@@ -18,7 +18,7 @@ import (
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/scope"
-	"github.com/focussync/focussync/watcher"
+	"github.com/focussync/focussync/syncer"
 )
 
 // The end-to-end tests run the real binary, built once, against the emulator.
@@ -251,7 +251,7 @@ func (e *env) assertMirrors() {
 		}
 		rel, _ := filepath.Rel(e.folder, p)
 		sum := sha256.Sum256(b)
-		want[watcher.RemoteName(filepath.ToSlash(rel))] = hex.EncodeToString(sum[:])
+		want[syncer.RemoteName(filepath.ToSlash(rel))] = hex.EncodeToString(sum[:])
 		return nil
 	})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/focussync/focussync/focus/focustest"
 	"github.com/focussync/focussync/internal/scope"
-	"github.com/focussync/focussync/watcher"
+	"github.com/focussync/focussync/syncer"
 )
 
 // WriteRandom creates path (and its directory) with size bytes from rng.
@@ -109,7 +109,7 @@ func Expect(root string, recursive bool, skip map[string]bool) (Want, error) {
 			}
 			return err
 		}
-		want[watcher.RemoteName(rel)] = sum
+		want[syncer.RemoteName(rel)] = sum
 		return nil
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/focussync/focussync/bench/internal/benchenv"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/internal/scope"
-	"github.com/focussync/focussync/watcher"
+	"github.com/focussync/focussync/syncer"
 )
 
 // Client mirrors one folder into one task, naively.
@@ -129,7 +129,7 @@ func (c *Client) scan() ([]localFile, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(c.Root, p)
-		out = append(out, localFile{path: p, name: watcher.RemoteName(filepath.ToSlash(rel)), hash: h, size: fi.Size()})
+		out = append(out, localFile{path: p, name: syncer.RemoteName(filepath.ToSlash(rel)), hash: h, size: fi.Size()})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })

@@ -1,4 +1,4 @@
-package watcher
+package syncer
 
 import (
 	"math/rand/v2"
