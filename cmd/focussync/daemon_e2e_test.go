@@ -180,23 +180,6 @@ settle = "2s"`))
 	}
 }
 
-func TestRun_PollModeCatchesChangesByRescan(t *testing.T) {
-	e := newEnv(t, withFolderTOML(`watch = "poll"
-rescan = "1s"`))
-	e.write("a.txt", "a")
-	d := e.startDaemon()
-	testutil.WaitUntil(t, 30*time.Second, "a.txt", func() bool { return e.hasAttachment("a.txt", "a") })
-	e.write("b.txt", "b")
-	os.Remove(filepath.Join(e.folder, "a.txt"))
-	testutil.WaitUntil(t, 30*time.Second, "the rescan to catch b.txt and the delete", func() bool {
-		return e.hasAttachment("b.txt", "b") && !e.attachmentNamed("a.txt")
-	})
-	d.stop()
-	if !strings.Contains(d.stderr.String(), `"watch":"poll"`) {
-		t.Errorf("the log does not say the folder is polled")
-	}
-}
-
 func TestRun_SIGTERMDuringUploadThenRestart(t *testing.T) {
 	e := newEnv(t)
 	e.srv.SetLatency(100 * time.Millisecond)
