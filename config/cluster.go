@@ -60,7 +60,13 @@ func (v *validator) cluster(c *Cluster, raw fileCluster) {
 	*c = Cluster{Coordinator: DefaultCoordinator, LeaseTTL: DefaultLeaseTTL, EtcdPrefix: DefaultEtcdPrefix}
 	if s := raw.Coordinator; s != nil {
 		c.Coordinator = *s
-		v.oneOf("cluster.coordinator", *s, "share", "etcd", "none")
+		if *s == "etcd" {
+			// Part of the config contract, but this version does not have it: say
+			// so at check time rather than accept a setting that does nothing.
+			v.failKey("cluster.coordinator", "\"etcd\" is not available in this version of focussync: use \"share\" (a lease in each folder, the default) or \"none\"")
+		} else {
+			v.oneOf("cluster.coordinator", *s, "share", "etcd", "none")
+		}
 	}
 	if s := raw.LeaseTTL; s != nil {
 		d, err := parseDuration(*s)

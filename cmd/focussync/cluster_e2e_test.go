@@ -392,3 +392,45 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestCluster_ReloadChangesCoordinator changes [cluster] with a SIGHUP: the new
+// settings take effect without a restart, and the old leases are released.
+func TestCluster_ReloadChangesCoordinator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rec := filepath.Join(e.folder, cluster.RecordName(e.task))
+	h := newHost(e, "host-a", e.folder, "3s")
+	e.write("one.txt", "1")
+	h.start()
+	e.waitMirrored(60 * time.Second)
+	waitUntil(t, 30*time.Second, "host-a's lease record", func() bool {
+		b, _ := os.ReadFile(rec)
+		return strings.Contains(string(b), `"node": "host-a"`)
+	})
+
+	// No coordinator: the lease is released and the daemon keeps syncing.
+	h.e.extra = e.extra + "\n[cluster]\ncoordinator = \"none\"\n"
+	h.e.writeConfig()
+	h.d.signal(syscall.SIGHUP)
+	waitUntil(t, 30*time.Second, "the lease released after the reload", func() bool {
+		b, _ := os.ReadFile(rec)
+		return len(b) > 0 && !strings.Contains(string(b), `"instance"`)
+	})
+	e.write("two.txt", "2")
+	e.waitMirrored(60 * time.Second)
+
+	// Back to the share coordinator, under another node name.
+	h.e.extra = e.extra + "\n[cluster]\nlease_ttl = \"3s\"\nnode_name = \"host-renamed\"\n"
+	h.e.writeConfig()
+	h.d.signal(syscall.SIGHUP)
+	waitUntil(t, 30*time.Second, "the lease held under the new node name", func() bool {
+		b, _ := os.ReadFile(rec)
+		return strings.Contains(string(b), `"node": "host-renamed"`)
+	})
+	e.write("three.txt", "3")
+	e.waitMirrored(60 * time.Second)
+	if strings.Contains(h.log(), testToken) {
+		t.Error("the token reached the log")
+	}
+	h.d.stop()
+}
