@@ -119,8 +119,8 @@ func (g *Gate) takeOver(f config.Folder, gl *gateLease) error {
 // handOver writes the folder's records beside the lease, after a pass of the
 // holder, for whoever takes over.
 func (g *Gate) handOver(f config.Folder, gl *gateLease) {
-	if gl == nil || gl.lease.Check() != nil {
-		return
+	if gl == nil || gl.lease.Check() != nil || !hasEntries(f.Path) {
+		return // not the holder, or an empty folder (an unmounted share?)
 	}
 	folder, err := g.store.Load(syncer.FolderKey(f))
 	if err != nil {

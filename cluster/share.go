@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -328,6 +329,27 @@ func (sl *shareLease) renew() time.Duration {
 	return sl.s.renewEvery()
 }
 
+// hasEntries reports whether dir holds anything besides focussync's own files;
+// it reports true when it cannot tell, leaving the decision to the record's I/O.
+func hasEntries(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(16)
+		for _, n := range names {
+			if !strings.HasPrefix(n, ".focussync-") {
+				return true
+			}
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
 func takeoversOf(r *record) int {
 	if r == nil {
 		return 0
@@ -343,6 +365,12 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		sl.recovered()
+		if !hasEntries(sl.dir) {
+			// An empty folder may be the mount point of a share that is not
+			// mounted: no record is made there. There is nothing to write either.
+			sl.lease.setStandby(Holder{}, 0, "the folder is empty (is the share mounted?): the lease is claimed once it holds a file")
+			return sl.s.renewEvery()
+		}
 		return sl.create()
 	case err != nil:
 		return sl.fail("read", err)
@@ -483,6 +511,9 @@ func (sl *shareLease) release(ctx context.Context) error {
 		return nil
 	}
 	data, err := sl.s.opt.FS.ReadFile(sl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // gone (an unmounted share): nothing to release
+	}
 	if err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}

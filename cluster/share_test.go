@@ -34,6 +34,10 @@ func newShare(t *testing.T, node, writer string, ttl time.Duration, fsys FS) *Sh
 
 func join(t *testing.T, s *Share, dir string) *Lease {
 	t.Helper()
+	// A folder with a file: an empty one may be an unmounted share's mount point.
+	if err := os.WriteFile(filepath.Join(dir, "file.txt"), []byte("x"), 0o644); err != nil && !os.IsPermission(err) {
+		t.Fatal(err)
+	}
 	l, err := s.Join(task, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -414,6 +418,25 @@ func (failFS) CreateFile(name string, data []byte) error {
 }
 func (failFS) WriteFile(name, tag string, data []byte) error {
 	return &fs.PathError{Op: "write", Path: name, Err: errors.New("disk full")}
+}
+
+func TestShare_EmptyFolderGetsNoRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newShare(t, "a", "db", time.Second, nil)
+	l, err := s.Join(task, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "standby in an empty folder", func() bool { return l.Status().Role == RoleStandby })
+	time.Sleep(time.Second)
+	if _, err := os.Stat(filepath.Join(dir, RecordName(task.Task))); !os.IsNotExist(err) {
+		t.Fatalf("a lease record was made in an empty folder (an unmounted share's mount point?): %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "holds once the folder has a file", func() bool { return holding(l) })
 }
 
 func TestClock_SinceTakesTheLargestReading(t *testing.T) {

@@ -302,6 +302,7 @@ func TestCluster_StandbyStatus(t *testing.T) {
 	listen := ln.Addr().String()
 	ln.Close()
 	const ttl = 3 * time.Second
+	e.writeN(3, "s")
 	z, err := cluster.NewShare(cluster.ShareOptions{Node: "host-z", Writer: "db-z", TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +320,6 @@ func TestCluster_StandbyStatus(t *testing.T) {
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.writeN(3, "s")
 	d := e.startDaemon()
 	get := func(path string) string {
 		resp, err := http.Get("http://" + listen + path)
