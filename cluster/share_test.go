@@ -428,7 +428,7 @@ func TestShare_EmptyFolderGetsNoRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "standby in an empty folder", func() bool { return l.Status().Role == RoleStandby })
+	testutil.WaitUntil(t, 3*time.Second, "standby in an empty folder", func() bool { return l.Status().Role == RoleStandby })
 	time.Sleep(time.Second)
 	if _, err := os.Stat(filepath.Join(dir, RecordName(task.Task))); !os.IsNotExist(err) {
 		t.Fatalf("a lease record was made in an empty folder (an unmounted share's mount point?): %v", err)
@@ -436,7 +436,7 @@ func TestShare_EmptyFolderGetsNoRecord(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "holds once the folder has a file", func() bool { return holding(l) })
+	testutil.WaitUntil(t, 3*time.Second, "holds once the folder has a file", func() bool { return holding(l) })
 }
 
 func TestClock_SinceTakesTheLargestReading(t *testing.T) {

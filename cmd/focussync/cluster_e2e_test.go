@@ -403,7 +403,7 @@ func TestCluster_ReloadChangesCoordinator(t *testing.T) {
 	e.write("one.txt", "1")
 	h.start()
 	e.waitMirrored(60 * time.Second)
-	waitUntil(t, 30*time.Second, "host-a's lease record", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "host-a's lease record", func() bool {
 		b, _ := os.ReadFile(rec)
 		return strings.Contains(string(b), `"node": "host-a"`)
 	})
@@ -412,7 +412,7 @@ func TestCluster_ReloadChangesCoordinator(t *testing.T) {
 	h.e.extra = e.extra + "\n[cluster]\ncoordinator = \"none\"\n"
 	h.e.writeConfig()
 	h.d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "the lease released after the reload", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the lease released after the reload", func() bool {
 		b, _ := os.ReadFile(rec)
 		return len(b) > 0 && !strings.Contains(string(b), `"instance"`)
 	})
@@ -423,7 +423,7 @@ func TestCluster_ReloadChangesCoordinator(t *testing.T) {
 	h.e.extra = e.extra + "\n[cluster]\nlease_ttl = \"3s\"\nnode_name = \"host-renamed\"\n"
 	h.e.writeConfig()
 	h.d.signal(syscall.SIGHUP)
-	waitUntil(t, 30*time.Second, "the lease held under the new node name", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "the lease held under the new node name", func() bool {
 		b, _ := os.ReadFile(rec)
 		return strings.Contains(string(b), `"node": "host-renamed"`)
 	})
