@@ -291,3 +291,19 @@ func TestControl_NoDaemon(t *testing.T) {
 		t.Error("a.txt not uploaded after the resume")
 	}
 }
+
+// `focussync status` reads a running daemon's status from its control socket when
+// its status server is off.
+func TestControl_StatusWithoutStatusServer(t *testing.T) {
+	e := newEnv(t) // [status] listen = ""
+	e.write("a.txt", "a")
+	d := e.startDaemon()
+	testutil.WaitUntil(t, 30*time.Second, "the first pass", func() bool {
+		return strings.Contains(d.stderr.String(), `"msg":"folder in sync"`)
+	})
+	r := e.run("status")
+	if r.code != 0 || !strings.Contains(r.stdout, e.folder) || !strings.Contains(r.stdout, "idle") || strings.Contains(r.stdout+r.stderr, "locked") {
+		t.Errorf("status with the status server off:\n%v", r)
+	}
+	d.stop()
+}

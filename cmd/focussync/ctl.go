@@ -35,6 +35,7 @@ const (
 	opSync   = "sync"
 	opPause  = "pause"
 	opResume = "resume"
+	opStatus = "status"
 )
 
 // ctlArgs are the arguments of every control operation.
@@ -95,6 +96,8 @@ func controlHandler(d *daemon.Daemon) control.Handler {
 			}
 		}
 		switch op {
+		case opStatus:
+			return d.Status(), nil
 		case opSync:
 			paths := args.Folders
 			if len(paths) == 0 {

@@ -106,6 +106,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, rt.cfg.Folders) }()
+	controlled := startControl(ctx, rt, d) // focussync sync, pause, resume --config <the demo's>
 	// Show the first pass, then hand over to the user.
 	select {
 	case <-d.Ready():
@@ -117,8 +118,11 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		"  - drop or copy files into %s\n"+
 		"  - rename or delete a file there\n"+
 		"  - open %s to see the task's attachments change\n"+
-		"Press Ctrl-C to stop.\n\n", folder, srv.PageURL)
-	return <-done
+		"  - focussync sync --dry-run --config %s shows the daemon's next plan\n"+
+		"Press Ctrl-C to stop.\n\n", folder, srv.PageURL, cfgPath)
+	err = <-done
+	<-controlled
+	return err
 }
 
 // resetDemoState deletes the demo's state db, unless another demo uses it.

@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/focussync/focussync/config"
+	"github.com/focussync/focussync/control"
 	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
@@ -110,9 +111,10 @@ func (f folderStatus) withLists() folderStatus {
 
 func runStatus(ctx context.Context, a *app, args []string) error {
 	flags := newFlagSet(a, "status", "status [--config FILE] [--json]\n\n"+
-		"Asks the running daemon for its status ([status] listen) and prints one row per\n"+
-		"folder, the files that failed and the API quota. When the daemon does not answer,\n"+
-		"prints what the state db records instead. Exits 1 when no status could be read.")
+		"Asks the running daemon for its status ([status] listen, else its control socket)\n"+
+		"and prints one row per folder, the files that failed and the API quota. When the\n"+
+		"daemon does not answer, prints what the state db records instead. Exits 1 when no\n"+
+		"status could be read.")
 	cfgPath := configFlag(flags)
 	asJSON := flags.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(flags, args); err != nil {
@@ -146,6 +148,19 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 
 	rep, err := readStateStatus(cfg)
 	if errors.Is(err, state.ErrLocked) {
+		// The daemon holds the db: its control socket answers too, when its status
+		// server is off or elsewhere.
+		cctx, cancel := context.WithTimeout(ctx, statusTimeout)
+		defer cancel()
+		var st daemon.Status
+		if ran, cerr := callDaemon(cctx, cfg, opStatus, ctlArgs{}, &st); ran && cerr == nil {
+			rep := daemonReport(control.Endpoint(cfg.State.Path), &st)
+			if *asJSON {
+				return printJSON(a.stdout, rep)
+			}
+			printStatus(a.stdout, rep, now)
+			return nil
+		}
 		return lockedError(cfg, daemonErr)
 	}
 	if err != nil {
