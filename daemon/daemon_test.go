@@ -416,7 +416,13 @@ func TestWorker_RetryBacksOff(t *testing.T) {
 	e.start(f)
 	p0 := e.passes(f.Path)
 	e.srv.SetFaults(focustest.Faults{ServerErrorRate: 1, Endpoints: []focus.Endpoint{focus.EndpointCreate}})
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	// The file arrives by one rename, so one event: a second event handled after
+	// the failed pass would start a debounce in place of the retry.
+	outside := filepath.Join(t.TempDir(), "a.txt")
+	testutil.WriteFile(t, filepath.Dir(outside), "a.txt", "a")
+	if err := os.Rename(outside, filepath.Join(f.Path, "a.txt")); err != nil {
+		t.Fatal(err)
+	}
 	e.waitArmed(time.Second)
 	e.clock.Advance(time.Second)
 	e.waitPasses(f.Path, p0+1)
