@@ -51,8 +51,9 @@ func analyzeVerify(t *testing.T, unit, exe string) string {
 // `service install` writes.
 func TestSystemdUnit_AnalyzeVerify(t *testing.T) {
 	for name, unit := range map[string]string{
-		"packaged":        SystemdUnit(UnitParams{Exe: "/usr/bin/focussync", Config: "/etc/focussync/config.toml"}),
-		"service install": SystemdUnit(UnitParams{Exe: "/opt/focussync/focussync", Config: "/etc/focussync/config.toml"}),
+		"packaged": SystemdUnit(UnitParams{Exe: "/usr/bin/focussync", Config: "/etc/focussync/config.toml"}),
+		"service install": SystemdUnit(UnitParams{Exe: "/opt/focussync/focussync", Config: "/etc/focussync/config.toml",
+			FolderPaths: []string{"/srv/share/acme", "/srv/share/b c"}}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, l := range []string{"Type=notify", "WatchdogSec=60s"} {

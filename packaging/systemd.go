@@ -34,6 +34,11 @@ type UnitParams struct {
 	Group       string // system units: the group; DefaultUser when empty and User is DefaultUser, else the user's primary group
 	Description string // DefaultDescription when empty
 	UserService bool   // a per-user unit (systemctl --user): no User=, no root-only sandboxing
+	// FolderPaths are the watched folders the service writes its lease record
+	// into ([cluster] coordinator = "share"): each becomes a ReadWritePaths= line,
+	// since the sandbox leaves everything else read-only. A missing path is
+	// ignored by systemd ("-" prefix), so an unmounted share does not stop the unit.
+	FolderPaths []string
 }
 
 // CredentialPath returns where systemd exposes the token credential to the
@@ -78,6 +83,11 @@ func SystemdUnit(p UnitParams) string {
 		CredentialPath: CredentialPath(p.Name),
 		StateDir:       StateDir,
 	}
+	if !p.UserService {
+		for _, f := range p.FolderPaths {
+			data.FolderLines = append(data.FolderLines, systemdQuote("-"+f))
+		}
+	}
 	var b strings.Builder
 	if err := unitTemplate.Execute(&b, data); err != nil {
 		panic(fmt.Sprintf("bug: systemd unit template: %v", err))
@@ -92,6 +102,7 @@ type unitData struct {
 	TokenSource    string
 	CredentialPath string
 	StateDir       string
+	FolderLines    []string // ReadWritePaths= values of FolderPaths, quoted
 }
 
 // execLine joins a command line for ExecStart=, quoting each word as needed.
@@ -163,12 +174,20 @@ StateDirectory=focussync
 StateDirectoryMode=0700
 ConfigurationDirectory=focussync
 ReadWritePaths={{.StateDir}}
+{{- range .FolderLines}}
+ReadWritePaths={{.}}
+{{- end}}
 
 # Sandbox. ProtectSystem=strict
-# makes the whole file system read-only to it, except its state directory,
-# and leaves it readable: watched folders need no line here. Folders under
-# /home stay readable (ProtectHome=read-only); folders under /tmp are not
-# visible (PrivateTmp=yes): keep them elsewhere.
+# makes the whole file system read-only to it, except its state directory
+# and the paths listed in ReadWritePaths=. With [cluster] coordinator = "share"
+# (the default) focussync writes a small hidden lease record into each watched
+# folder, so every folder needs a line like
+#   ReadWritePaths=-/srv/share/clients/acme
+# ("focussync service install" writes them; for the packaged unit add them
+# with "systemctl edit focussync"). A folder it cannot write to is paused with
+# a message that says so. Folders under /home need ProtectHome=no as well;
+# folders under /tmp are not visible (PrivateTmp=yes): keep them elsewhere.
 ProtectSystem=strict
 ProtectHome=read-only
 PrivateTmp=yes

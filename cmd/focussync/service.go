@@ -69,7 +69,10 @@ type serviceOptions struct {
 	userService bool     // per-user unit / LaunchAgent
 	goos        string   // target platform, runtime.GOOS outside tests
 	home        string   // the user's home directory (macOS LaunchAgent log)
-	folders     []string // watched folders, listed in the systemd sandbox
+	folders     []string // watched folders
+	// leaseFolders are the folders the service writes its share lease into,
+	// made writable in the systemd sandbox.
+	leaseFolders []string
 }
 
 var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]*$`)
@@ -136,6 +139,10 @@ func installService(ctx context.Context, a *app, opts serviceOptions) error {
 	}
 	for _, f := range cfg.Folders {
 		opts.folders = append(opts.folders, f.Path)
+	}
+	if cfg.Cluster.Coordinator == config.DefaultCoordinator {
+		// The share lease is written into each folder: the sandbox must allow it.
+		opts.leaseFolders = opts.folders
 	}
 	if p := service.Platform(); opts.goos == "linux" && p != "linux-systemd" {
 		return fmt.Errorf("on Linux, focussync installs itself as a systemd service only, and this system uses %s: have its init system run 'focussync run --config %s'", p, abs)
@@ -377,7 +384,7 @@ func serviceConfig(opts serviceOptions, exe string) (*service.Config, error) {
 		// template engine finds no actions in it.
 		unit := packaging.SystemdUnit(packaging.UnitParams{
 			Name: opts.name, Exe: exe, Config: opts.config, User: c.UserName,
-			UserService: opts.userService,
+			UserService: opts.userService, FolderPaths: opts.leaseFolders,
 		})
 		if strings.Contains(unit, "{{") {
 			return nil, errors.New(`a path contains "{{", which the service library cannot write: rename it`)

@@ -89,7 +89,7 @@ func TestService_InstallRefusesBadConfig(t *testing.T) {
 
 func linuxOpts() serviceOptions {
 	return serviceOptions{action: "install", name: "focussync", config: "/etc/focussync/config.toml", goos: "linux",
-		folders: []string{"/srv/share/acme"}}
+		folders: []string{"/srv/share/acme", "/srv/share/b c"}, leaseFolders: []string{"/srv/share/acme", "/srv/share/b c"}}
 }
 
 // kinds returns the reflect kind of each option value.
@@ -126,6 +126,8 @@ func TestServiceConfig_Linux(t *testing.T) {
 	for _, l := range []string{
 		"\nExecStart=/usr/local/bin/focussync run --config /etc/focussync/config.toml\n",
 		"\nUser=focussync\n", "\nRestartSec=5s\n", "\nWantedBy=multi-user.target\n",
+		// The share lease is written into each folder through the sandbox.
+		"\nReadWritePaths=-/srv/share/acme\n", "\nReadWritePaths=\"-/srv/share/b c\"\n",
 	} {
 		if !strings.Contains(unit, l) {
 			t.Errorf("unit lacks %q:\n%s", strings.TrimSpace(l), unit)
