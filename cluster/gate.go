@@ -97,6 +97,14 @@ func (g *Gate) Turn(ctx context.Context, f config.Folder) daemon.Turn {
 // from those records and the listing, adopting what matches by name and size.
 func (g *Gate) takeOver(f config.Folder, gl *gateLease) error {
 	key := syncer.FolderKey(f)
+	if cur, err := g.store.Load(key); err == nil && len(cur.Files) == 0 {
+		// A new or recreated state db: adopt from the listing, as a first run does.
+		if err := g.store.DropFolder(key); err != nil {
+			return err
+		}
+		g.log.Info("new holder of the task: listing it and adopting what is there", "folder", f.Path, "task", f.TaskID)
+		return nil
+	}
 	h, err := gl.hw.load(gl.lease.Task())
 	if err != nil {
 		g.log.Warn("the last holder's records cannot be read; adopting from a listing alone", "folder", f.Path, "err", err)
