@@ -19,13 +19,13 @@ func TestDaemon_RunPass(t *testing.T) {
 	f.Watch = "poll"
 	f.MaxDelete = config.Limit{Count: 1}
 	for _, n := range []string{"a", "b", "c"} {
-		testutil.WriteFile(t, f.Path, n+".txt", n)
+		arrive(t, f.Path, n+".txt", n)
 	}
 	e.start(f)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
-	testutil.WriteFile(t, f.Path, "d.txt", "d")
+	arrive(t, f.Path, "d.txt", "d")
 	writes := e.srv.Requests()
 	p0 := e.passes(f.Path)
 	res, err := e.d.RunPass(ctx, f.Path, PassRequest{DryRun: true})
@@ -70,7 +70,7 @@ func TestDaemon_RunPass_Relist(t *testing.T) {
 	e := newEnv(t, focustest.Options{})
 	f := e.folder(1)
 	f.Watch = "poll"
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	arrive(t, f.Path, "a.txt", "a")
 	e.start(f)
 	lists := e.requests(focus.EndpointList)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -92,7 +92,7 @@ func TestDaemon_PauseIsKeptInTheStateDB(t *testing.T) {
 	// A new daemon over the same state db: the folder starts paused.
 	e.cancel()
 	e.d.Wait()
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	arrive(t, f.Path, "a.txt", "a")
 	d := New(e.engine, Options{Clock: e.clock, Log: e.d.log, Debounce: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); d.Wait() }()

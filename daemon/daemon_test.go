@@ -166,16 +166,28 @@ func (e *env) requests(ep focus.Endpoint) int {
 	return n
 }
 
+// arrive brings a file into dir by one rename, so the watcher sees one event: a
+// file written in place gives two (create, then write), and the second may be
+// handled after the test has moved the clock, starting the debounce over.
+func arrive(t *testing.T, dir, name, content string) {
+	t.Helper()
+	tmp := t.TempDir()
+	testutil.WriteFile(t, tmp, name, content)
+	if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWorker_DebounceWaitsForTheBurstToEnd(t *testing.T) {
 	e := newEnv(t, focustest.Options{})
 	f := e.folder(1)
 	e.start(f)
 	p0 := e.passes(f.Path)
 
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	arrive(t, f.Path, "a.txt", "a")
 	e.waitArmed(time.Second) // the watcher saw it; the debounce runs
 	e.clock.Advance(500 * time.Millisecond)
-	testutil.WriteFile(t, f.Path, "b.txt", "b") // the burst goes on: the wait starts over
+	arrive(t, f.Path, "b.txt", "b") // the burst goes on: the wait starts over
 	e.waitArmed(time.Second)
 	e.clock.Advance(999 * time.Millisecond)
 	if got := e.passes(f.Path); got != p0 {
@@ -230,7 +242,7 @@ func TestWorker_UploadsTheMomentTheFileSettles(t *testing.T) {
 	p0 := e.passes(f.Path)
 	// The fake clock stands still while the file is written: its real mtime
 	// lies behind the fake now, so give it the fake now.
-	testutil.WriteFile(t, f.Path, "ready.txt", "ready")
+	arrive(t, f.Path, "ready.txt", "ready")
 	if err := os.Chtimes(filepath.Join(f.Path, "ready.txt"), e.clock.Now(), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +277,7 @@ func TestWorker_SettleTimeThenUpload(t *testing.T) {
 	f := e.folder(1)
 	f.Settle = 2 * time.Hour // files written now settle an hour after the fake now
 	f.Watch = "poll"
-	testutil.WriteFile(t, f.Path, "fresh.txt", "fresh")
+	arrive(t, f.Path, "fresh.txt", "fresh")
 	e.start(f)
 	p0 := e.passes(f.Path)
 	st := e.status(f.Path)
@@ -292,7 +304,7 @@ func TestWorker_RescanInterval(t *testing.T) {
 	f.Verify = 0
 	e.start(f)
 	p0 := e.passes(f.Path)
-	testutil.WriteFile(t, f.Path, "late.txt", "late")
+	arrive(t, f.Path, "late.txt", "late")
 	// The rescan interval runs from the worker's start, and the start-up may have
 	// moved the clock over a debounce: go to a second before the rescan is due.
 	untilRescan := f.Rescan
@@ -322,7 +334,7 @@ func TestWorker_VerifyInterval(t *testing.T) {
 	f.Watch = "poll"
 	f.Rescan = 24 * time.Hour
 	f.Verify = time.Hour // shorter than the rescan: a pass comes for it
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	arrive(t, f.Path, "a.txt", "a")
 	e.start(f)
 	p0 := e.passes(f.Path)
 	lists := e.requests(focus.EndpointList) // the first run's listing
@@ -416,13 +428,9 @@ func TestWorker_RetryBacksOff(t *testing.T) {
 	e.start(f)
 	p0 := e.passes(f.Path)
 	e.srv.SetFaults(focustest.Faults{ServerErrorRate: 1, Endpoints: []focus.Endpoint{focus.EndpointCreate}})
-	// The file arrives by one rename, so one event: a second event handled after
-	// the failed pass would start a debounce in place of the retry.
-	outside := filepath.Join(t.TempDir(), "a.txt")
-	testutil.WriteFile(t, filepath.Dir(outside), "a.txt", "a")
-	if err := os.Rename(outside, filepath.Join(f.Path, "a.txt")); err != nil {
-		t.Fatal(err)
-	}
+	// A second event handled after the failed pass would start a debounce in
+	// place of the retry.
+	arrive(t, f.Path, "a.txt", "a")
 	e.waitArmed(time.Second)
 	e.clock.Advance(time.Second)
 	e.waitPasses(f.Path, p0+1)
@@ -448,7 +456,7 @@ func TestDaemon_PauseResumeSyncNowForOneFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitUntil(t, wait, "the pause in the status", func() bool { return e.status(f.Path).State == "paused" })
-	testutil.WriteFile(t, f.Path, "a.txt", "a")
+	arrive(t, f.Path, "a.txt", "a")
 	if err := e.d.SyncNow(f.Path); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +472,7 @@ func TestDaemon_PauseResumeSyncNowForOneFolder(t *testing.T) {
 	if !e.names(1)["a.txt"] {
 		t.Fatal("a.txt not uploaded after the resume")
 	}
-	testutil.WriteFile(t, f.Path, "b.txt", "b")
+	arrive(t, f.Path, "b.txt", "b")
 	if err := e.d.SyncNow(f.Path); err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +488,7 @@ func TestDaemon_ConfirmDeletesSendsTheHeldDeletes(t *testing.T) {
 	f.Watch = "poll"
 	f.MaxDelete = config.Limit{Count: 1}
 	for _, n := range []string{"a", "b", "c"} {
-		testutil.WriteFile(t, f.Path, n+".txt", n)
+		arrive(t, f.Path, n+".txt", n)
 	}
 	e.start(f)
 	p0 := e.passes(f.Path)
@@ -518,8 +526,8 @@ func TestDaemon_GateStandbyAndTakeover(t *testing.T) {
 	e.d.opt.Gate = gate{func() Turn { return Turn{Write: writer, ListFirst: writer} }}
 	f := e.folder(1)
 	f.Watch = "poll"
-	testutil.WriteFile(t, f.Path, "mine.txt", "mine")
-	testutil.WriteFile(t, f.Path, "theirs.txt", "theirs")
+	arrive(t, f.Path, "mine.txt", "mine")
+	arrive(t, f.Path, "theirs.txt", "theirs")
 	// Another host uploaded theirs.txt already, and its records are not ours.
 	e.srv.Put(1, 2, 1, "theirs.txt", []byte("theirs"), 1024)
 	e.start(f)

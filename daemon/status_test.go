@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/focussync/focussync/focus/focustest"
-	"github.com/focussync/focussync/internal/testutil"
 	"github.com/focussync/focussync/syncer"
 )
 
@@ -16,7 +15,7 @@ func TestDaemon_StatusForMonitoring(t *testing.T) {
 	e.engine.Metrics = &syncer.Metrics{}
 	f := e.folder(1)
 	for _, n := range []string{"a", "b", "c"} {
-		testutil.WriteFile(t, f.Path, n+".txt", n)
+		arrive(t, f.Path, n+".txt", n)
 	}
 	e.start(f)
 	st := e.status(f.Path)
