@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/focussync/focussync/internal/fsinfo"
@@ -262,6 +263,10 @@ func (sl *shareLease) run(ctx context.Context) {
 // error: a renewal that fails once is retried before the fence lapses.
 func (sl *shareLease) fail(what string, err error) time.Duration {
 	reason := fmt.Sprintf("cannot %s the lease record %s: %v", what, sl.path, err)
+	if what == "write" && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		reason += " (focussync keeps its lease in the folder and needs write access there; " +
+			"under systemd list the folder in ReadWritePaths=, see the README)"
+	}
 	if sl.mine != nil && sl.lease.Check() == nil {
 		if sl.failing != reason {
 			sl.log.Warn("lease renewal failed; retrying before the lease could lapse", "err", reason)
@@ -364,7 +369,8 @@ func (sl *shareLease) observe(ctx context.Context) time.Duration {
 	data, err := sl.s.opt.FS.ReadFile(sl.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		sl.recovered()
+		// A missing record says nothing about whether one can be written: the
+		// failure, if any, stays until a write succeeds.
 		if !hasEntries(sl.dir) {
 			// An empty folder may be the mount point of a share that is not
 			// mounted: no record is made there. There is nothing to write either.

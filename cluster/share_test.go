@@ -452,3 +452,29 @@ func TestClock_SinceTakesTheLargestReading(t *testing.T) {
 		t.Errorf("since = %s, want 30s (the boot clock's reading)", got)
 	}
 }
+
+// readOnlyFS is a folder the process may read but not write, as the systemd
+// sandbox (ProtectSystem=strict) makes every folder not in ReadWritePaths=.
+type readOnlyFS struct{ OSFS }
+
+func (readOnlyFS) WriteFile(name, _ string, _ []byte) error {
+	return &fs.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+}
+
+func (readOnlyFS) CreateFile(name string, _ []byte) error {
+	return &fs.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+}
+
+func TestShare_ReadOnlyFolderIsPausedWithTheRemedy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newShare(t, "a", "db-a", 6*time.Second, readOnlyFS{})
+	l := join(t, s, dir)
+	testutil.WaitUntil(t, 20*time.Second, "a paused lease", func() bool { return l.Status().Role == RolePaused })
+	if err := l.Check(); err == nil {
+		t.Fatal("a lease that cannot be written allows writes")
+	}
+	if r := l.Status().Reason; !strings.Contains(r, "read-only file system") || !strings.Contains(r, "ReadWritePaths=") {
+		t.Errorf("the reason does not name the error and the remedy: %q", r)
+	}
+}
