@@ -122,13 +122,7 @@ func (OSFS) WriteFile(name, tag string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = writeAndClose(f, data)
 	if err == nil {
 		err = os.Rename(tmp, name)
 	}
@@ -145,7 +139,13 @@ func (OSFS) CreateFile(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	return writeAndClose(f, data)
+}
+
+// writeAndClose writes data to f, syncs it to disk and closes f, returning the
+// first error.
+func writeAndClose(f *os.File, data []byte) error {
+	_, err := f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}

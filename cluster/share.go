@@ -437,20 +437,31 @@ func (sl *shareLease) create() time.Duration {
 		return sl.fail("write", err)
 	}
 	sl.last, sl.lastChange = data, time.Now()
-	back, err := sl.s.opt.FS.ReadFile(sl.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return sl.fail("read", err)
-	}
-	cur, _ := parseRecord(back)
-	if err != nil || cur == nil || cur.Instance != mine.Instance || cur.Epoch != mine.Epoch {
-		sl.last, sl.lastChange = back, time.Now()
-		sl.lease.setStandby(cur.holder(), takeoversOf(cur), "")
-		return sl.s.renewEvery()
+	if ok, wait := sl.readBack(mine); !ok {
+		return wait
 	}
 	sl.mine = mine
 	sl.log.Info("holding the task's lease", "node", mine.Node)
 	sl.lease.setHolding(mine.holder(), at, sl.s.fenceFor(), mine.Takeovers, true)
 	return 0
+}
+
+// readBack reads the record after this process wrote mine and reports whether
+// mine is the one that stands. When it is not (a rival's claim landed, or the
+// record is gone), the lease is left to whoever's record is there, and wait says
+// when to look again.
+func (sl *shareLease) readBack(mine *record) (ok bool, wait time.Duration) {
+	back, err := sl.s.opt.FS.ReadFile(sl.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, sl.fail("read", err)
+	}
+	cur, _ := parseRecord(back)
+	if err != nil || cur == nil || cur.Instance != mine.Instance || cur.Epoch != mine.Epoch {
+		sl.last, sl.lastChange = back, time.Now()
+		sl.lease.setStandby(cur.holder(), takeoversOf(cur), "")
+		return false, sl.s.renewEvery()
+	}
+	return true, 0
 }
 
 // claim writes this process's record over prev (nil when there was none, or it
@@ -477,15 +488,8 @@ func (sl *shareLease) claim(ctx context.Context, at stamp, prev *record) time.Du
 		return 0
 	case <-t.C:
 	}
-	back, err := sl.s.opt.FS.ReadFile(sl.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return sl.fail("read", err)
-	}
-	cur, _ := parseRecord(back)
-	if err != nil || cur == nil || cur.Instance != mine.Instance || cur.Epoch != mine.Epoch {
-		sl.last, sl.lastChange = back, time.Now()
-		sl.lease.setStandby(cur.holder(), takeoversOf(cur), "")
-		return sl.s.renewEvery()
+	if ok, wait := sl.readBack(mine); !ok {
+		return wait
 	}
 	sl.mine = mine
 	adopt := prev == nil || prev.Writer == "" || prev.Writer != sl.s.opt.Writer
