@@ -25,6 +25,8 @@ type Cluster struct {
 	t       testing.TB
 	mu      sync.Mutex
 	members []*member
+
+	user, password string // set by EnableAuth
 }
 
 type member struct {
@@ -138,7 +140,10 @@ func (c *Cluster) Endpoints() []string {
 // Client returns a client of the cluster, closed when the test ends.
 func (c *Cluster) Client() *clientv3.Client {
 	c.t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
+	c.mu.Lock()
+	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Username: c.user, Password: c.password}
+	c.mu.Unlock()
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		c.t.Fatalf("etcdtest: client: %v", err)
 	}
@@ -211,4 +216,26 @@ func (c *Cluster) WaitHealthy(cli *clientv3.Client) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// EnableAuth turns on authentication: it creates the user root with password
+// (with the root role, which may do anything) and enables auth. Clients must
+// then log in; c.Client logs in as root.
+func (c *Cluster) EnableAuth(password string) {
+	c.t.Helper()
+	cli := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.UserAdd(ctx, "root", password); err != nil {
+		c.t.Fatalf("etcdtest: add user root: %v", err)
+	}
+	if _, err := cli.UserGrantRole(ctx, "root", "root"); err != nil {
+		c.t.Fatalf("etcdtest: grant role root: %v", err)
+	}
+	if _, err := cli.AuthEnable(ctx); err != nil {
+		c.t.Fatalf("etcdtest: enable auth: %v", err)
+	}
+	c.mu.Lock()
+	c.user, c.password = "root", password
+	c.mu.Unlock()
 }

@@ -1,0 +1,105 @@
+package cluster
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/focussync/focussync/internal/etcdtest"
+)
+
+// DialEtcd logs in with the password from its file; a wrong password, a missing
+// or empty password file fail with errors that name the file or the endpoints and
+// never carry the password.
+func TestDialEtcd_Auth(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	const secret = "s3cret-Pa55"
+	c.EnableAuth(secret)
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "etcd-password")
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt := EtcdOptions{Endpoints: c.Endpoints(), Username: "root", PasswordFile: pwFile}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cli, err := DialEtcd(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, "/focussync/probe", "x"); err != nil {
+		t.Fatalf("put as root: %v", err)
+	}
+	cli.Close()
+
+	wrong := filepath.Join(dir, "wrong")
+	if err := os.WriteFile(wrong, []byte("not-"+secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"wrong password", wrong, "etcd at " + c.Endpoints()[0]},
+		{"missing file", filepath.Join(dir, "missing"), "etcd_password_file: " + filepath.Join(dir, "missing")},
+		{"empty file", empty, "etcd_password_file " + empty + ": empty"},
+	} {
+		o := opt
+		o.PasswordFile = tc.file
+		cli, err := DialEtcd(ctx, o)
+		if err == nil {
+			cli.Close()
+			t.Errorf("%s: dial succeeded", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: err = %v, want it to contain %q and no password", tc.name, err, tc.want)
+		}
+	}
+
+	// Without authentication the server refuses the client's requests.
+	cli, err = DialEtcd(ctx, EtcdOptions{Endpoints: c.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.Put(ctx, "/focussync/probe", "y"); err == nil {
+		t.Error("a put without logging in succeeded")
+	}
+}
+
+// DialEtcd returns a client without waiting for etcd when no login is needed,
+// and within its timeout when one is, whether or not a member answers.
+func TestDialEtcd_Unreachable(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	eps := c.Endpoints()
+	c.Stop(0)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cli, err := DialEtcd(ctx, EtcdOptions{Endpoints: eps, DialTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("dial without login: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = cli.Get(cctx, "k")
+	cancel()
+	if err == nil {
+		t.Error("a get from a stopped cluster succeeded")
+	}
+	cli.Close()
+	_, err = DialEtcd(ctx, EtcdOptions{Endpoints: eps, Username: "root", PasswordFile: pw, DialTimeout: 500 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "etcd at "+eps[0]) {
+		t.Errorf("dial with login to a stopped cluster: err = %v, want one naming the endpoint", err)
+	}
+}
