@@ -130,12 +130,15 @@ func (g *Gate) handOver(f config.Folder, gl *gateLease) {
 	if gl == nil || gl.lease.Check() != nil || !hasEntries(f.Path) {
 		return // not the holder, or an empty folder (an unmounted share?)
 	}
-	folder, err := g.store.Load(syncer.FolderKey(f))
+	key := syncer.FolderKey(f)
+	id, _ := g.store.ID()
+	data, err := encodeHandover(gl.lease.Task(), id, func(fn func(state.FileRecord) error) error {
+		return g.store.EachRecord(key, fn)
+	})
 	if err != nil {
 		return
 	}
-	id, _ := g.store.ID()
-	if err := gl.hw.save(encodeHandover(gl.lease.Task(), id, folder.Files), NewInstanceID()[:8]); err != nil && gl.failing != err.Error() {
+	if err := gl.hw.save(data, NewInstanceID()[:8]); err != nil && gl.failing != err.Error() {
 		g.log.Warn("cannot leave the folder's records for a takeover; a new holder would adopt from a listing alone", "folder", f.Path, "err", err)
 		gl.failing = err.Error()
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,20 +37,39 @@ const handoverVersion = 1
 // maxHandoverSize bounds what is read of a handover file.
 const maxHandoverSize = 64 << 20
 
-// encodeHandover returns the handover file of task with recs.
-func encodeHandover(t Task, writer string, recs map[string]state.FileRecord) []byte {
-	h := handover{Version: handoverVersion, Task: t.String(), Writer: writer, Records: make([]state.FileRecord, 0, len(recs))}
-	for _, r := range recs {
-		if r.Managed() {
-			h.Records = append(h.Records, r)
-		}
-	}
-	sortRecords(h.Records)
-	b, err := json.Marshal(h)
+// encodeHandover returns the handover file of task with the managed records
+// that each yields, which must come in path order (as Store.EachRecord gives
+// them). The records are encoded one at a time, as json.Marshal encodes the
+// handover struct: no copy of the folder's records is held besides the result.
+func encodeHandover(t Task, writer string, each func(func(state.FileRecord) error) error) ([]byte, error) {
+	head, err := json.Marshal(handover{Version: handoverVersion, Task: t.String(), Writer: writer, Records: []state.FileRecord{}})
 	if err != nil {
 		panic("bug: handover does not encode: " + err.Error())
 	}
-	return append(b, '\n')
+	// head ends with "[]}": the records go between the brackets.
+	var b bytes.Buffer
+	b.Write(head[:len(head)-2])
+	n := 0
+	err = each(func(r state.FileRecord) error {
+		if !r.Managed() {
+			return nil
+		}
+		rb, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode the record of %q: %w", r.Path, err)
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		b.Write(rb)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString("]}\n")
+	return b.Bytes(), nil
 }
 
 // parseHandover decodes a handover file for task t.
@@ -67,19 +87,12 @@ func parseHandover(t Task, data []byte) (*handover, error) {
 	return &h, nil
 }
 
-func sortRecords(rs []state.FileRecord) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].Path < rs[j-1].Path; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
-}
-
 // handoverWriter keeps one folder's handover file up to date.
 type handoverWriter struct {
-	fs   FS
-	path string
-	last []byte // what was last written
+	fs    FS
+	path  string
+	saved bool              // last holds the digest of a file written
+	last  [sha256.Size]byte // the SHA-256 of what was last written
 }
 
 func newHandoverWriter(fsys FS, dir string, task int64) *handoverWriter {
@@ -91,13 +104,14 @@ func newHandoverWriter(fsys FS, dir string, task int64) *handoverWriter {
 
 // save writes data unless it is what was last written.
 func (w *handoverWriter) save(data []byte, tag string) error {
-	if bytes.Equal(data, w.last) {
+	sum := sha256.Sum256(data)
+	if w.saved && sum == w.last {
 		return nil
 	}
 	if err := w.fs.WriteFile(w.path, tag, data); err != nil {
 		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	w.last = data
+	w.saved, w.last = true, sum
 	return nil
 }
 

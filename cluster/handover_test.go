@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/focussync/focussync/state"
@@ -19,10 +23,30 @@ func TestHandover_RoundTrip(t *testing.T) {
 		"a.txt":    {Path: "a.txt", Size: 1, Hash: "aa", AttachmentID: 1, RemoteName: "a.txt", DisplayOrder: 1024},
 		"huge.iso": {Path: "huge.iso", Size: 9, RefusedHash: "cc"}, // no attachment: not handed over
 	}
-	if err := w.save(encodeHandover(task, "db-a", recs), "t"); err != nil {
+	data, err := encodeHandover(task, "db-a", func(fn func(state.FileRecord) error) error {
+		for _, p := range slices.Sorted(maps.Keys(recs)) {
+			if err := fn(recs[p]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandoverWriter(nil, dir, task.Task).load(task)
+	var whole bytes.Buffer // what json.Marshal makes of the handover, for the same records
+	if err := json.NewEncoder(&whole).Encode(handover{Version: handoverVersion, Task: task.String(), Writer: "db-a",
+		Records: []state.FileRecord{recs["a.txt"], recs["b.txt"]}}); err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != whole.String() {
+		t.Errorf("handover file\n%s\nis not what json.Marshal makes of the handover\n%s", data, whole.String())
+	}
+	if err := w.save(data, "t"); err != nil {
+		t.Fatal(err)
+	}
+	var h *handover
+	h, err = newHandoverWriter(nil, dir, task.Task).load(task)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,6 +105,44 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 	return f, nil
 }
 
+// EachRecord calls fn with every record of the folder, one at a time, in path
+// order (bytewise, as Go compares strings), within one read transaction: the
+// records are streamed from the store, never all held at once. An error from
+// fn ends the walk and is returned as it is. A folder never seen calls fn
+// never.
+func (s *Store) EachRecord(k FolderKey, fn func(FileRecord) error) error {
+	name, err := k.bucketName()
+	if err != nil {
+		return fmt.Errorf("read folder: %w", err)
+	}
+	var fnErr error
+	err = s.view("read", func(tx *bolt.Tx) error {
+		fb := tx.Bucket(name)
+		if fb == nil {
+			return nil
+		}
+		b := fb.Bucket(bucketFiles)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(p, v []byte) error {
+			r, err := decodeRecord(p, v)
+			if err != nil {
+				return fmt.Errorf("file %q: %w", p, err)
+			}
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil && fnErr == nil {
+		return fmt.Errorf("read folder %s from %s: %w", k, s.path, err)
+	}
+	return err
+}
+
 // readMeta decodes the meta of a folder's bucket; a folder without one gives the
 // zero Meta.
 func readMeta(fb *bolt.Bucket) (Meta, error) {
