@@ -135,7 +135,15 @@ func (w *worker) run(ctx context.Context) {
 	}
 
 	clk := w.d.clock
-	next := clk.NewTimer(0) // the first pass at once
+	// With a watch, the first pass waits for its first signal, sent once the
+	// watches are set (at once when polling or when the root is missing): a
+	// scan made then misses nothing, and the signal does not start a second
+	// full pass right after the first. Without one, the first pass is at once.
+	awaitWatch := dirty != nil
+	next := clk.NewTimer(0)
+	if awaitWatch {
+		next.Stop()
+	}
 	defer next.Stop()
 	rescanT := clk.NewTimer(rescan)
 	defer rescanT.Stop()
@@ -161,6 +169,10 @@ func (w *worker) run(ctx context.Context) {
 		case <-dirty:
 			w.waiting.Store(false)
 			w.dirtySeen.Add(1)
+			if awaitWatch {
+				awaitWatch = false
+				break // the watches are set: the first pass, now
+			}
 			// Wait for the burst to end (debounce.go decides how long).
 			now := clk.Now()
 			if dirtySince.IsZero() {
