@@ -178,6 +178,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	budgets map[int64]*Budget
+	shared  func(org int64) SharedQuota
 }
 
 // NewEngine returns an engine with the default retry policy.
@@ -208,9 +209,29 @@ func (e *Engine) Budget(org int64) *Budget {
 	b, ok := e.budgets[org]
 	if !ok {
 		b = NewBudget(e.Client.Quota(org), e.now)
+		if e.shared != nil {
+			b.Share(e.shared(org))
+		}
 		e.budgets[org] = b
 	}
 	return b
+}
+
+// ShareQuota makes the budget of each organization draw its requests also from the
+// shared budget that shared returns for it (hosts coordinated through etcd share
+// one quota); nil returns every budget to following this host's own headers. It
+// applies to the budgets made so far and to later ones.
+func (e *Engine) ShareQuota(shared func(org int64) SharedQuota) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.shared = shared
+	for org, b := range e.budgets {
+		var s SharedQuota
+		if shared != nil {
+			s = shared(org)
+		}
+		b.Share(s)
+	}
 }
 
 // uploadSlot takes one of the MaxUploads slots, or returns ctx.Err().

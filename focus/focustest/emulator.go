@@ -77,6 +77,7 @@ type Emulator struct {
 	items    map[int64]*item    // by attachment id
 	tasks    map[int64]taskHome // where each task lives
 	quotas   map[int64]*window  // by organization
+	windows  map[int64]int      // quota windows started, by organization
 	log      []Request
 	queued   []queuedFault
 	faults   Faults
@@ -115,11 +116,12 @@ func NewHandler(opts Options) *Emulator {
 		opts.Now = time.Now
 	}
 	e := &Emulator{
-		opts:   opts,
-		mux:    http.NewServeMux(),
-		items:  map[int64]*item{},
-		tasks:  map[int64]taskHome{},
-		quotas: map[int64]*window{},
+		opts:    opts,
+		mux:     http.NewServeMux(),
+		items:   map[int64]*item{},
+		tasks:   map[int64]taskHome{},
+		quotas:  map[int64]*window{},
+		windows: map[int64]int{},
 	}
 	e.mux.HandleFunc("GET "+attachmentsPath, e.endpoint(focus.EndpointList, e.list))
 	e.mux.HandleFunc("POST "+attachmentsPath, e.endpoint(focus.EndpointCreate, e.create))

@@ -94,6 +94,7 @@ func (e *Emulator) spendLocked(org int64, now time.Time) bool {
 	if w == nil || !now.Before(w.start.Add(e.opts.Window)) {
 		w = &window{start: now}
 		e.quotas[org] = w
+		e.windows[org]++
 	}
 	if e.opts.Quota > 0 && w.used >= e.opts.Quota {
 		return false
@@ -130,6 +131,14 @@ func (e *Emulator) QuotaState(org int64) (remaining int, resetIn time.Duration) 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.quotaLocked(org, e.opts.Now())
+}
+
+// QuotaWindows returns how many quota windows of org have started: the windows
+// that the requests so far were spent in.
+func (e *Emulator) QuotaWindows(org int64) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.windows[org]
 }
 
 // headerQuota is what the quota headers of an answer say. A request whose
