@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -60,13 +61,7 @@ func (v *validator) cluster(c *Cluster, raw fileCluster) {
 	*c = Cluster{Coordinator: DefaultCoordinator, LeaseTTL: DefaultLeaseTTL, EtcdPrefix: DefaultEtcdPrefix}
 	if s := raw.Coordinator; s != nil {
 		c.Coordinator = *s
-		if *s == "etcd" {
-			// Part of the config contract, but this version does not have it: say
-			// so at check time rather than accept a setting that does nothing.
-			v.failKey("cluster.coordinator", "\"etcd\" is not available in this version of focussync: use \"share\" (a lease in each folder, the default) or \"none\"")
-		} else {
-			v.oneOf("cluster.coordinator", *s, "share", "etcd", "none")
-		}
+		v.oneOf("cluster.coordinator", *s, "share", "etcd", "none")
 	}
 	if s := raw.LeaseTTL; s != nil {
 		d, err := parseDuration(*s)
@@ -81,6 +76,9 @@ func (v *validator) cluster(c *Cluster, raw fileCluster) {
 			v.failKey("cluster.lease_ttl", "must be at least %s with coordinator = %q (got %q)", min, c.Coordinator, *s)
 		default:
 			c.LeaseTTL = d
+			if c.Coordinator == "etcd" && d%time.Second != 0 {
+				v.warnKey("cluster.lease_ttl", "etcd counts leases in whole seconds: %s is used as %s", d, d.Truncate(time.Second)+time.Second)
+			}
 		}
 	}
 	if s := raw.NodeName; s != nil {
@@ -165,6 +163,28 @@ func (v *validator) cluster(c *Cluster, raw fileCluster) {
 	if c.EtcdPasswordFile != "" && c.EtcdUsername == "" {
 		v.failKey("cluster.etcd_password_file", "needs etcd_username: set both or neither")
 	}
+	if c.EtcdPasswordFile != "" && runtime.GOOS != "windows" {
+		if st, err := os.Stat(c.EtcdPasswordFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			v.warnKey("cluster.etcd_password_file", "%s is readable by others (mode %04o): run chmod 600 %s", c.EtcdPasswordFile, st.Mode().Perm(), c.EtcdPasswordFile)
+		}
+	}
+	// The client speaks one way to every member: TLS or not.
+	schemes := map[string]bool{}
+	for _, e := range c.EtcdEndpoints {
+		scheme, _, ok := strings.Cut(e, "://")
+		if !ok {
+			scheme = ""
+		}
+		schemes[scheme] = true
+	}
+	if schemes["http"] && (schemes["https"] || c.EtcdCAFile != "" || c.EtcdCertFile != "") {
+		v.failKey("cluster.etcd_endpoints", "mixes http:// (no TLS) with TLS (https:// endpoints or etcd_ca_file/etcd_cert_file): use https:// for every member")
+	}
+}
+
+// warnKey records a warning on the line of key.
+func (v *validator) warnKey(key, format string, args ...any) {
+	v.warn(key, v.idx.line(key), format, args...)
 }
 
 // checkEndpoint checks an etcd endpoint: an http or https URL with a host, or host:port.

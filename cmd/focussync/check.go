@@ -33,9 +33,10 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 		"Without --online it does not contact Focus: the token and the organization,\n"+
 		"workspace and task ids are not tested. --online tests them by listing one task per\n"+
 		"organization: one request per organization, taken from its hourly quota (30 on the\n"+
-		"free plan); it exits 1 when Focus refuses the token or does not know the ids.")
+		"free plan); it exits 1 when Focus refuses the token or does not know the ids. With\n"+
+		"coordinator = \"etcd\", --online also connects to etcd and reads the task leases.")
 	cfgPath := configFlag(fs)
-	online := fs.Bool("online", false, "test the token and ids with Focus: one request per organization")
+	online := fs.Bool("online", false, "test the token and ids with Focus (one request per organization), and the connection to etcd")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,7 +61,10 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 			"'focussync check --online' tests them (one request per organization).\n")
 		return nil
 	}
-	return checkOnline(ctx, a.stdout, cfg, token)
+	if err := checkOnline(ctx, a.stdout, cfg, token); err != nil {
+		return err
+	}
+	return checkEtcd(ctx, a.stdout, cfg.Cluster)
 }
 
 // onlineTimeout bounds each request of check --online.
@@ -160,6 +164,7 @@ func printSummary(w io.Writer, c *config.Config, haveToken, online bool) {
 		status = "http://" + c.Status.Listen + "/status"
 	}
 	fmt.Fprintf(w, "  status: %s\n", status)
+	fmt.Fprintf(w, "  cluster: %s\n", clusterSummary(c.Cluster))
 	noun := "folders"
 	if len(c.Folders) == 1 {
 		noun = "folder"

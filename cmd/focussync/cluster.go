@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/focussync/focussync/cluster"
 	"github.com/focussync/focussync/config"
@@ -17,21 +21,38 @@ import (
 //
 // The process's instance id is instanceID, which the API client also sends in its
 // User-Agent, so that the writes of each process can be told apart.
+//
+// With "etcd" the coordinator is a *cluster.Etcd, which dials etcd in the
+// background (an etcd that is down pauses the folders rather than stopping the
+// daemon); its Client method hands its connection on to the other uses of etcd in
+// the process, so that one client serves them all.
 func newCoordinator(c config.Cluster, store *state.Store, log *slog.Logger) (cluster.Coordinator, error) {
-	switch c.Coordinator {
-	case "none":
+	if c.Coordinator == "none" {
 		return nil, nil
+	}
+	id, err := store.ID()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	switch c.Coordinator {
 	case "share":
-		id, err := store.ID()
-		if err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
 		s, err := cluster.NewShare(cluster.ShareOptions{Node: c.NodeName, Instance: instanceID, Writer: id, TTL: c.LeaseTTL, Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		log.Info("one writer per task: leases kept in each folder", "coordinator", "share", "node", s.Node(), "instance", s.Instance(), "lease_ttl", c.LeaseTTL.String())
 		return s, nil
+	case "etcd":
+		conn := cluster.EtcdOptionsFor(c)
+		e, err := cluster.NewEtcd(cluster.EtcdLeaseOptions{Conn: conn, Prefix: c.EtcdPrefix, Node: c.NodeName, Instance: instanceID,
+			Writer: id, TTL: c.LeaseTTL, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		log.Info("one writer per task: leases kept in etcd", "coordinator", "etcd", "endpoints", strings.Join(conn.Endpoints, ","),
+			"prefix", c.EtcdPrefix, "tls", conn.CAFile != "" || conn.CertFile != "" || strings.HasPrefix(conn.Endpoints[0], "https://"),
+			"user", c.EtcdUsername, "node", e.Node(), "instance", e.Instance(), "lease_ttl", c.LeaseTTL.String())
+		return e, nil
 	default:
 		return nil, fmt.Errorf("cluster.coordinator: %q is not supported by this build", c.Coordinator)
 	}
@@ -77,4 +98,51 @@ func leaseNote(l *daemon.LeaseStatus) string {
 		s += fmt.Sprintf(", takeovers %d)", l.Takeovers)
 	}
 	return s
+}
+
+// clusterSummary describes [cluster] for check: the coordinator and how it is
+// reached (never the password).
+func clusterSummary(c config.Cluster) string {
+	switch c.Coordinator {
+	case "none":
+		return "none (no lease: no other process may see these folders)"
+	case "etcd":
+		s := fmt.Sprintf("etcd at %s, prefix %s, lease_ttl %s", strings.Join(c.EtcdEndpoints, ", "), c.EtcdPrefix, shortDuration(c.LeaseTTL))
+		if c.EtcdCAFile != "" {
+			s += ", CA " + c.EtcdCAFile
+		}
+		if c.EtcdCertFile != "" {
+			s += ", client certificate " + c.EtcdCertFile
+		}
+		if c.EtcdUsername != "" {
+			s += fmt.Sprintf(", user %s (password from %s)", c.EtcdUsername, c.EtcdPasswordFile)
+		}
+		return s
+	default:
+		return fmt.Sprintf("%s (a lease record in each folder), lease_ttl %s", c.Coordinator, shortDuration(c.LeaseTTL))
+	}
+}
+
+// checkEtcd connects to etcd, with coordinator = "etcd", and counts the task
+// leases held under the prefix: it proves the endpoints, TLS and login.
+func checkEtcd(ctx context.Context, w io.Writer, c config.Cluster) error {
+	if c.Coordinator != "etcd" {
+		return nil
+	}
+	opt := cluster.EtcdOptionsFor(c)
+	fmt.Fprintf(w, "Online check of %s:\n", opt.Where())
+	cctx, cancel := context.WithTimeout(ctx, onlineTimeout)
+	defer cancel()
+	cli, err := cluster.DialEtcd(cctx, opt)
+	if err == nil {
+		defer cli.Close()
+		var resp *clientv3.GetResponse
+		resp, err = cli.Get(cctx, c.EtcdPrefix+"lease/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err == nil {
+			fmt.Fprintf(w, "  connected; %d task leases held under %s\n", resp.Count, c.EtcdPrefix)
+			return nil
+		}
+	}
+	fmt.Fprintf(w, "  FAILED: %v\n", err)
+	return exitError{1, fmt.Errorf("cannot use %s: %w", opt.Where(), err)}
 }

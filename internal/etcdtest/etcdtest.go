@@ -18,6 +18,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Cluster is a running etcd cluster of one or more members.
@@ -141,7 +142,7 @@ func (c *Cluster) Endpoints() []string {
 func (c *Cluster) Client() *clientv3.Client {
 	c.t.Helper()
 	c.mu.Lock()
-	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Username: c.user, Password: c.password}
+	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Username: c.user, Password: c.password, Logger: zap.NewNop()}
 	c.mu.Unlock()
 	cli, err := clientv3.New(cfg)
 	if err != nil {
