@@ -251,6 +251,26 @@ func (e *Engine) uploadSlot(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// pacer returns the Pacer of pass p: the engine's retry policy over the budget
+// of p's organization, counting p's requests in its result and reporting its
+// waits in its progress.
+func (e *Engine) pacer(p *pass) *Pacer {
+	return &Pacer{
+		Budget:       p.budget,
+		RetryInitial: e.RetryInitial,
+		RetryMax:     e.RetryMax,
+		MaxRetries:   e.MaxRetries,
+		Log:          p.log,
+		Metrics:      e.Metrics,
+		Sent: func(ep focus.Endpoint, _ error) {
+			p.mu.Lock()
+			p.res.Requests[ep]++
+			p.mu.Unlock()
+		},
+		Waiting: func(why string) { p.setProgress(func(pr *Progress) { pr.Waiting = why }) },
+	}
+}
+
 func (e *Engine) now() time.Time {
 	if e.Now == nil {
 		return time.Now()
@@ -269,6 +289,7 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 	}
 	p := &pass{e: e, f: f, opt: opt, res: res, key: FolderKey(f), budget: e.Budget(f.OrganizationID),
 		log: e.Log.With("folder", f.Path, "task", f.TaskID)}
+	p.pacer = e.pacer(p)
 	defer p.budget.Announce(p, 0)
 
 	maxPasses := e.MaxPasses
@@ -368,6 +389,7 @@ type pass struct {
 	res    *Result
 	key    state.FolderKey
 	budget *Budget
+	pacer  *Pacer // sends every request of the pass
 	log    *slog.Logger
 
 	folder   *state.Folder

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 )
@@ -75,8 +73,8 @@ func (p *pass) upload(ctx context.Context, files []state.IntentFile) error {
 		return err
 	}
 	p.sentUpload(in.Files)
-	created, err := p.send(ctx, in)
-	return p.settleUpload(ctx, in, created, err)
+	created, out := p.send(ctx, in)
+	return p.settleUpload(ctx, in, created, out)
 }
 
 // sentUpload records in the result that a batch's upload is sent.
@@ -89,10 +87,10 @@ func (p *pass) uploadIntent(files []state.IntentFile) *state.Intent {
 	return &state.Intent{Op: state.IntentCreate, Files: files, Started: p.e.now()}
 }
 
-// send sends the create (one file) or bulk create of a journaled intent. It
-// touches nothing of the pass but what call and setProgress guard, so that
-// several batches may be sent at once.
-func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, error) {
+// send sends the create (one file) or bulk create of a journaled intent through
+// the pacer. It touches nothing of the pass but what the pacer's hooks and
+// setProgress guard, so that several batches may be sent at once.
+func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, Outcome) {
 	files := in.Files
 	ups := p.uploadsOf(files)
 	p.setProgress(func(pr *Progress) { pr.Current = batchName(files) })
@@ -102,7 +100,7 @@ func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, 
 	if len(files) == 1 {
 		ep = focus.EndpointCreate
 	}
-	err := p.call(ctx, PriorityUpload, ep, func(ctx context.Context) error {
+	out := p.pacer.Call(ctx, PriorityUpload, ep, func(ctx context.Context) error {
 		release, err := p.e.uploadSlot(ctx)
 		if err != nil {
 			return err
@@ -117,18 +115,18 @@ func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, 
 		}
 		return err
 	})
-	return created, err
+	return created, out
 }
 
 // settleUpload records the outcome of a journaled create: the attachments made,
 // or, when the outcome is unknown, what a listing shows; a refused batch is
 // split to find the file the server refuses.
-func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []focus.Attachment, err error) error {
-	files := in.Files
-	switch {
-	case err == nil:
+func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []focus.Attachment, out Outcome) error {
+	files, err := in.Files, out.Err
+	switch out.Class {
+	case ClassDone:
 		return p.uploaded(ctx, in, created)
-	case errors.Is(err, focus.ErrIDsUnknown), focus.IsAmbiguous(err):
+	case ClassAmbiguous:
 		// The files may be in Focus now: learn what happened before anything is sent
 		// again. Without a listing the intent stays open for the next pass.
 		p.log.Info("upload outcome unknown; listing the task before retrying", "files", len(files), "err", err)
@@ -140,7 +138,7 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 			return lerr
 		}
 		return p.adoptCreated(ctx, []state.Intent{*in}, remote)
-	case ctx.Err() != nil:
+	case ClassCanceled:
 		// Cancelled mid-request: the intent stays open and is settled at the next start.
 		return ctx.Err()
 	}
@@ -148,17 +146,17 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 	if err := p.commit(state.Change{EndIntents: []uint64{in.ID}}); err != nil {
 		return err
 	}
-	switch kind := focus.KindOf(err); {
-	case kind == focus.KindAuth:
+	switch {
+	case out.Class == ClassUnauthorized:
 		return p.folderError("upload", err)
-	case kind == focus.KindInvalid && len(files) == 1:
+	case out.Class == ClassRefused && len(files) == 1:
 		return p.refuse(files[0], err)
-	case kind == focus.KindInvalid:
+	case out.Class == ClassRefused:
 		return p.split(ctx, files, err)
 	case errors.Is(err, focus.ErrNotScanned):
 		p.notScanned(files, err)
 		return nil
-	case errors.Is(err, focus.ErrFileChanged) || !isAPIError(err):
+	case out.Class == ClassLocal:
 		// The file changed, vanished or could not be opened under the upload: the
 		// next round scans again (a file that keeps failing is reported then).
 		p.log.Info("a file changed during the upload; the next round looks again", "files", batchName(files), "err", err)
@@ -169,13 +167,6 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 		}
 		return nil
 	}
-}
-
-// isAPIError reports whether err is an answer (or a failure to get one) from the
-// API, as opposed to a problem with a local file.
-func isAPIError(err error) bool {
-	var fe *focus.Error
-	return errors.As(err, &fe)
 }
 
 // split isolates the file(s) the server refused in a batch: when the message names
@@ -322,14 +313,15 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 			return err
 		}
 		p.res.Sent = append(p.res.Sent, Op{Kind: "delete old version", Path: in.Name, Attachment: in.AttachmentID})
-		err := p.call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
+		out := p.pacer.Call(ctx, PriorityUpload, focus.EndpointDelete, func(ctx context.Context) error {
 			return p.e.Client.Delete(ctx, p.f.Task(), in.AttachmentID)
 		})
-		if err != nil && focus.KindOf(err) != focus.KindNotFound {
-			if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
-				return p.folderError("delete old version", err)
-			}
-			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, err))
+		switch out.Class {
+		case ClassDone, ClassNotFound: // gone, as it should be
+		case ClassCanceled, ClassUnauthorized:
+			return p.folderError("delete old version", out.Err)
+		default:
+			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, out.Err))
 			continue
 		}
 		c := state.Change{EndIntents: []uint64{in.ID}}
@@ -359,14 +351,15 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 		return err
 	}
 	p.res.Sent = append(p.res.Sent, Op{Kind: "delete", Path: d.Path, Attachment: d.AttachmentID})
-	err := p.call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
+	out := p.pacer.Call(ctx, PriorityDelete, focus.EndpointDelete, func(ctx context.Context) error {
 		return p.e.Client.Delete(ctx, p.f.Task(), d.AttachmentID)
 	})
-	if err != nil && focus.KindOf(err) != focus.KindNotFound {
-		if ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth {
-			return p.folderError("delete", err)
-		}
-		p.fail(d.Path, "delete: "+err.Error())
+	switch out.Class {
+	case ClassDone, ClassNotFound: // gone, as it should be
+	case ClassCanceled, ClassUnauthorized:
+		return p.folderError("delete", out.Err)
+	default:
+		p.fail(d.Path, "delete: "+out.Err.Error())
 		return p.commit(state.Change{EndIntents: []uint64{in.ID}})
 	}
 	p.res.Deleted++
@@ -392,7 +385,7 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		pri, kind = PriorityRename, "rename"
 	}
 	p.res.Sent = append(p.res.Sent, Op{Kind: kind, Path: u.Path, Attachment: u.AttachmentID, Order: u.DisplayOrder})
-	err := p.call(ctx, pri, focus.EndpointUpdate, func(ctx context.Context) error {
+	out := p.pacer.Call(ctx, pri, focus.EndpointUpdate, func(ctx context.Context) error {
 		return p.e.Client.Update(ctx, p.f.Task(), u.AttachmentID, u.Name, u.DisplayOrder)
 	})
 	from := u.Path
@@ -400,8 +393,8 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		from = u.OldPath
 	}
 	c := state.Change{EndIntents: []uint64{in.ID}}
-	switch {
-	case err == nil:
+	switch out.Class {
+	case ClassDone:
 		if u.Rename() {
 			if r, ok := p.folder.Files[u.OldPath]; ok && r.AttachmentID == u.AttachmentID {
 				c.Delete = []string{u.OldPath}
@@ -415,14 +408,14 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		rec := u.Record
 		rec.UpdatedAt = p.e.now()
 		c.Put = []state.FileRecord{rec}
-	case focus.KindOf(err) == focus.KindNotFound:
+	case ClassNotFound:
 		// The attachment was deleted in Focus: forget it; the file goes up again.
 		p.log.Info("attachment is gone from Focus; the file will be uploaded again", "file", u.Path, "attachment", u.AttachmentID)
 		c.Delete = []string{from}
-	case ctx.Err() != nil || focus.KindOf(err) == focus.KindAuth:
-		return p.folderError("update", err)
+	case ClassCanceled, ClassUnauthorized:
+		return p.folderError("update", out.Err)
 	default:
-		p.fail(u.Path, "update: "+err.Error())
+		p.fail(u.Path, "update: "+out.Err.Error())
 	}
 	return p.commit(c)
 }
@@ -465,99 +458,4 @@ func batchName(files []state.IntentFile) string {
 		return files[0].Path
 	}
 	return fmt.Sprintf("%s and %d more", files[0].Path, len(files)-1)
-}
-
-// call sends one request through the budget, retrying what may be retried: server
-// and transport errors with jittered exponential backoff (at most MaxRetries), 429
-// after its Retry-After, and 402 after the quota resets (which is waiting, not
-// failing). An ambiguous write is returned at once: the caller must list first.
-func (p *pass) call(ctx context.Context, pri Priority, ep focus.Endpoint, fn func(context.Context) error) error {
-	bo := p.e.newBackOff()
-	quotaWaits := 0
-	for {
-		if err := p.budget.Acquire(ctx, pri); err != nil {
-			return err
-		}
-		err := fn(ctx)
-		p.budget.Release()
-		p.mu.Lock()
-		p.res.Requests[ep]++
-		p.mu.Unlock()
-		if p.e.Metrics != nil {
-			p.e.Metrics.request(ep, err)
-		}
-		if err == nil || ctx.Err() != nil || focus.IsAmbiguous(err) {
-			return err
-		}
-		var wait time.Duration
-		switch focus.KindOf(err) {
-		case focus.KindQuota:
-			// Not a failure: the budget now knows nothing is left and waits for the
-			// reset. A server that keeps answering 402 at once is also slowed down.
-			quotaWaits++
-			var fe *focus.Error
-			errors.As(err, &fe)
-			if quotaWaits == 1 {
-				p.log.Info("quota used up; waiting for it to reset", "resets_in", fe.ResetIn.Round(time.Second))
-			}
-			if quotaWaits > 2 {
-				wait = bo.NextBackOff()
-				if wait == backoff.Stop {
-					wait = p.e.RetryMax
-				}
-			}
-		case focus.KindRateLimited:
-			var fe *focus.Error
-			errors.As(err, &fe)
-			wait = fe.RetryAfter
-			if next := bo.NextBackOff(); next == backoff.Stop {
-				return err
-			} else if wait <= 0 {
-				wait = next
-			}
-		case focus.KindServer, focus.KindTransport:
-			wait = bo.NextBackOff()
-			if wait == backoff.Stop {
-				return err
-			}
-		default:
-			return err
-		}
-		if p.e.Metrics != nil {
-			p.e.Metrics.retry()
-		}
-		if wait > 0 {
-			p.log.Debug("retrying", "op", string(ep), "in", wait.Round(time.Millisecond), "err", err)
-			p.setProgress(func(pr *Progress) { pr.Waiting = fmt.Sprintf("retrying in %s", wait.Round(time.Second)) })
-			if err := sleepCtx(ctx, wait); err != nil {
-				return err
-			}
-			p.setProgress(func(pr *Progress) { pr.Waiting = "" })
-		}
-	}
-}
-
-// newBackOff is the retry schedule of one request: jittered, doubling, bounded in
-// count (never the 15-minute default of backoff/v4, which would spend a free plan's
-// hour on one file).
-func (e *Engine) newBackOff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = e.RetryInitial
-	if b.InitialInterval <= 0 {
-		b.InitialInterval = time.Second
-	}
-	b.MaxInterval = e.RetryMax
-	if b.MaxInterval <= 0 {
-		b.MaxInterval = time.Minute
-	}
-	b.Multiplier = 2
-	b.RandomizationFactor = 0.5
-	b.MaxElapsedTime = 0
-	n := e.MaxRetries
-	if n < 0 {
-		n = 0
-	}
-	r := backoff.WithMaxRetries(b, uint64(n))
-	r.Reset()
-	return r
 }

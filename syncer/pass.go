@@ -173,13 +173,13 @@ func (p *pass) listPriority() Priority {
 // list returns the task's live attachments.
 func (p *pass) list(ctx context.Context, pri Priority) ([]focus.Attachment, error) {
 	var items []focus.Attachment
-	err := p.call(ctx, pri, focus.EndpointList, func(ctx context.Context) error {
+	out := p.pacer.Call(ctx, pri, focus.EndpointList, func(ctx context.Context) error {
 		var err error
 		items, err = p.e.Client.List(ctx, p.f.Task())
 		return err
 	})
-	if err != nil {
-		return nil, p.folderError("list task", err)
+	if !out.OK() {
+		return nil, p.folderError("list task", out.Err)
 	}
 	p.res.Listed = true
 	live := items[:0]

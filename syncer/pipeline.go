@@ -21,7 +21,7 @@ const journalAhead = 2 * uploadsInFlight
 type sentBatch struct {
 	in      *state.Intent
 	created []focus.Attachment
-	err     error
+	out     Outcome
 }
 
 // uploadBatches sends the batches with up to uploadsInFlight requests at once.
@@ -52,7 +52,7 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 		var c state.Change
 		var odd []sentBatch
 		for _, a := range answers {
-			if a.err != nil || !p.uploadedChange(&c, a.in, a.created) {
+			if !a.out.OK() || !p.uploadedChange(&c, a.in, a.created) {
 				odd = append(odd, a)
 			}
 		}
@@ -75,7 +75,7 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 		ready = append(ready, begun...)
 		replaced = append(replaced, deletes...)
 		for _, a := range odd {
-			if err := p.settleUpload(ctx, a.in, a.created, a.err); err != nil {
+			if err := p.settleUpload(ctx, a.in, a.created, a.out); err != nil {
 				return err
 			}
 			done()
@@ -104,8 +104,8 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 			inflight++
 			p.sentUpload(in.Files)
 			go func() {
-				created, err := p.send(ctx, in)
-				results <- sentBatch{in: in, created: created, err: err}
+				created, out := p.send(ctx, in)
+				results <- sentBatch{in: in, created: created, out: out}
 			}()
 		}
 		if inflight == 0 {
