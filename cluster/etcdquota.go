@@ -67,6 +67,7 @@ import (
 // headers of its own responses, as a single host does.
 type EtcdQuota struct {
 	cli      *clientv3.Client
+	connect  func(context.Context) (*clientv3.Client, error)
 	key      string
 	probeKey string
 	node     string
@@ -97,6 +98,10 @@ type probeClaim struct {
 type EtcdQuotaOptions struct {
 	// Client is the process's etcd client; the EtcdQuota does not close it.
 	Client *clientv3.Client
+	// Connect, used when Client is nil, returns the process's etcd client once it
+	// is connected, or an error when ctx ends first (cluster.Etcd's Client: the
+	// coordinator's connection, shared).
+	Connect func(ctx context.Context) (*clientv3.Client, error)
 	// Prefix is [cluster] etcd_prefix, ending in "/".
 	Prefix string
 	// Organization is the organization whose quota the budget holds.
@@ -136,7 +141,7 @@ var _ syncer.SharedQuota = (*EtcdQuota)(nil)
 
 // NewEtcdQuota returns the shared budget of o.Organization kept under o.Prefix.
 func NewEtcdQuota(o EtcdQuotaOptions) (*EtcdQuota, error) {
-	if o.Client == nil {
+	if o.Client == nil && o.Connect == nil {
 		return nil, errors.New("shared quota: no etcd client")
 	}
 	if o.Organization <= 0 {
@@ -144,6 +149,7 @@ func NewEtcdQuota(o EtcdQuotaOptions) (*EtcdQuota, error) {
 	}
 	q := &EtcdQuota{
 		cli:      o.Client,
+		connect:  o.Connect,
 		key:      o.Prefix + "quota/" + strconv.FormatInt(o.Organization, 10),
 		node:     o.Node,
 		log:      o.Log,
@@ -273,17 +279,30 @@ func (q *EtcdQuota) Close() {
 	}
 }
 
-// call returns a context for one etcd call, bounded by CallTimeout.
-func (q *EtcdQuota) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, q.timeout)
+// call returns the client and a context for one etcd call, bounded by
+// CallTimeout; waiting for a connection counts against the same deadline.
+func (q *EtcdQuota) call(ctx context.Context) (*clientv3.Client, context.Context, context.CancelFunc, error) {
+	cctx, cancel := context.WithTimeout(ctx, q.timeout)
+	if q.cli != nil {
+		return q.cli, cctx, cancel, nil
+	}
+	cli, err := q.connect(cctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return cli, cctx, cancel, nil
 }
 
 // read returns the budget key and its record (nil when the key is absent; rec nil
 // when its value does not parse), and whether a probe is claimed, in one round trip.
 func (q *EtcdQuota) read(ctx context.Context) (kv *kvView, rec *quotaRecord, probed bool, err error) {
-	cctx, cancel := q.call(ctx)
+	cli, cctx, cancel, err := q.call(ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
 	defer cancel()
-	resp, err := q.cli.Txn(cctx).Then(clientv3.OpGet(q.key), clientv3.OpGet(q.probeKey)).Commit()
+	resp, err := cli.Txn(cctx).Then(clientv3.OpGet(q.key), clientv3.OpGet(q.probeKey)).Commit()
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -321,9 +340,12 @@ func (q *EtcdQuota) swap(ctx context.Context, rev int64, rec quotaRecord) (bool,
 	if err != nil {
 		return false, err
 	}
-	cctx, cancel := q.call(ctx)
+	cli, cctx, cancel, err := q.call(ctx)
+	if err != nil {
+		return false, err
+	}
 	defer cancel()
-	resp, err := q.cli.Txn(cctx).
+	resp, err := cli.Txn(cctx).
 		If(q.unchanged(rev)).
 		Then(clientv3.OpPut(q.key, string(val), clientv3.WithIgnoreLease())).
 		Commit()
@@ -364,11 +386,12 @@ func (q *EtcdQuota) turned(local focus.QuotaState) bool {
 func (q *EtcdQuota) spentWait(ctx context.Context, lease clientv3.LeaseID, local focus.QuotaState) time.Duration {
 	wait := maxSpentWait
 	if lease != clientv3.NoLease {
-		cctx, cancel := q.call(ctx)
-		resp, err := q.cli.TimeToLive(cctx, lease)
-		cancel()
-		if err == nil && resp.TTL >= 0 {
-			wait = min(wait, time.Duration(resp.TTL)*time.Second+probeWait)
+		if cli, cctx, cancel, err := q.call(ctx); err == nil {
+			resp, err := cli.TimeToLive(cctx, lease)
+			cancel()
+			if err == nil && resp.TTL >= 0 {
+				wait = min(wait, time.Duration(resp.TTL)*time.Second+probeWait)
+			}
 		}
 	}
 	if local.Known && !local.ResetAt.IsZero() {
@@ -383,13 +406,16 @@ func (q *EtcdQuota) spentWait(ctx context.Context, lease clientv3.LeaseID, local
 // revision is still rev (0: the key is absent). The claim's lease is kept alive
 // until unclaim; a host that crashes lets it lapse after ProbeTTL.
 func (q *EtcdQuota) claim(ctx context.Context, rev int64) (bool, error) {
-	cctx, cancel := q.call(ctx)
-	defer cancel()
-	lease, err := q.cli.Grant(cctx, ttlSeconds(q.probeTTL))
+	cli, cctx, cancel, err := q.call(ctx)
 	if err != nil {
 		return false, err
 	}
-	resp, err := q.cli.Txn(cctx).
+	defer cancel()
+	lease, err := cli.Grant(cctx, ttlSeconds(q.probeTTL))
+	if err != nil {
+		return false, err
+	}
+	resp, err := cli.Txn(cctx).
 		If(q.unchanged(rev), clientv3.Compare(clientv3.CreateRevision(q.probeKey), "=", 0)).
 		Then(clientv3.OpPut(q.probeKey, q.node, clientv3.WithLease(lease.ID))).
 		Commit()
@@ -398,7 +424,7 @@ func (q *EtcdQuota) claim(ctx context.Context, rev int64) (bool, error) {
 		return false, err
 	}
 	kctx, stop := context.WithCancel(context.Background())
-	alive, err := q.cli.KeepAlive(kctx, lease.ID)
+	alive, err := cli.KeepAlive(kctx, lease.ID)
 	if err != nil {
 		stop()
 		q.revoke(lease.ID)
@@ -432,10 +458,15 @@ func (q *EtcdQuota) unclaim(pc *probeClaim) {
 // revoke revokes a lease, within CallTimeout; a lease that cannot be revoked
 // lapses by itself.
 func (q *EtcdQuota) revoke(id clientv3.LeaseID) {
-	cctx, cancel := q.call(context.Background())
+	cli, cctx, cancel, err := q.call(context.Background())
+	if err != nil {
+		return
+	}
 	defer cancel()
-	_, _ = q.cli.Revoke(cctx, id)
+	_, _ = cli.Revoke(cctx, id)
 }
+
+const seedFailed = "cannot start the window of the shared quota budget in etcd; the next request probes again"
 
 // seed starts a window from a probe's response: the count its headers give, under
 // a lease that ends one margin after its reset. It reports false when the budget
@@ -447,18 +478,22 @@ func (q *EtcdQuota) seed(ctx context.Context, pc *probeClaim, seen focus.QuotaSt
 	if err != nil {
 		return false
 	}
-	cctx, cancel := q.call(ctx)
-	defer cancel()
-	lease, err := q.cli.Grant(cctx, ttlSeconds(ttl))
+	cli, cctx, cancel, err := q.call(ctx)
 	if err != nil {
-		q.log.Warn("cannot start the window of the shared quota budget in etcd; the next request probes again", "err", err)
+		q.log.Warn(seedFailed, "err", err)
 		return false
 	}
-	resp, err := q.cli.Txn(cctx).If(q.unchanged(pc.rev)).Then(clientv3.OpPut(q.key, string(val), clientv3.WithLease(lease.ID))).Commit()
+	defer cancel()
+	lease, err := cli.Grant(cctx, ttlSeconds(ttl))
+	if err != nil {
+		q.log.Warn(seedFailed, "err", err)
+		return false
+	}
+	resp, err := cli.Txn(cctx).If(q.unchanged(pc.rev)).Then(clientv3.OpPut(q.key, string(val), clientv3.WithLease(lease.ID))).Commit()
 	if err != nil || !resp.Succeeded {
 		q.revoke(lease.ID)
 		if err != nil {
-			q.log.Warn("cannot start the window of the shared quota budget in etcd; the next request probes again", "err", err)
+			q.log.Warn(seedFailed, "err", err)
 		}
 		return false
 	}

@@ -33,7 +33,15 @@ type quotaHost struct {
 
 func newQuotaHost(t *testing.T, etcd *etcdtest.Cluster, srv *focustest.Server, name string, opts EtcdQuotaOptions) *quotaHost {
 	t.Helper()
-	opts.Client, opts.Prefix, opts.Organization, opts.Node = etcd.Client(), quotaPrefix, task.Organization, name
+	cli := etcd.Client()
+	opts.Prefix, opts.Organization, opts.Node = quotaPrefix, task.Organization, name
+	// The daemon takes the coordinator's connection through Connect: host h1 does
+	// so here, the others are given their client.
+	if name == "h1" {
+		opts.Connect = func(context.Context) (*clientv3.Client, error) { return cli, nil }
+	} else {
+		opts.Client = cli
+	}
 	shared, err := NewEtcdQuota(opts)
 	if err != nil {
 		t.Fatal(err)
