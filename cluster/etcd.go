@@ -428,7 +428,7 @@ func (el *etcdLease) renew(ctx context.Context, cli *clientv3.Client) time.Durat
 	if st := el.lease.Status(); st.Role != RoleHolder {
 		// Paused while etcd did not answer: the lease never lapsed, so nobody
 		// else could have written; no adoption is needed.
-		el.log.Info("holding the task's lease again", "node", el.me.Node)
+		el.log.Info("lease renewed again after etcd did not answer; writing resumes", "node", el.me.Node)
 		el.lease.setHolding(el.me, at, fenceFor(resp.TTL), el.take, false)
 	} else {
 		el.lease.renewed(at)
@@ -492,7 +492,7 @@ func (el *etcdLease) contend(ctx context.Context, cli *clientv3.Client) time.Dur
 		// Left by this process (a coordinator before a reload) or by an earlier
 		// process on this state db, which this one holds locked: that process has
 		// ended, its lease can go at once.
-		el.log.Info("lease left by an earlier process on this state db; taking it over", "instance", h.Instance)
+		el.log.Info("revoking the lease left by an earlier process on this state db", "instance", h.Instance)
 		el.revoke(ctx, cli, clientv3.LeaseID(kvs[0].Lease))
 		return 0
 	}
