@@ -255,6 +255,7 @@ func (c *Client) upload(ctx context.Context, op string, ep Endpoint, t Task, suf
 	if err != nil {
 		return nil, err
 	}
+	rq.state.publishSums(mb)
 	as, err := ParseCreated(body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

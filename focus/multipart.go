@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/focussync/focussync/internal/safefs"
 )
@@ -189,6 +190,32 @@ type sendState struct {
 	sent atomic.Int64
 	mu   sync.Mutex
 	err  error
+	sums map[*Upload]string // SHA-256 of each file read to its end and checked
+}
+
+// summed notes the SHA-256 of the bytes of u sent.
+func (s *sendState) summed(u *Upload, sum string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sums == nil {
+		s.sums = map[*Upload]string{}
+	}
+	s.sums[u] = sum
+}
+
+// publishSums stores in each Upload.Sum of the body the SHA-256 of its bytes
+// sent. The caller's goroutine does it, once the request is answered.
+func (s *sendState) publishSums(m *multipartBody) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range m.segs {
+		if seg.up == nil || seg.up.Sum == nil {
+			continue
+		}
+		if sum, ok := s.sums[seg.up]; ok {
+			*seg.up.Sum = sum
+		}
+	}
 }
 
 func (s *sendState) fail(err error) error {
@@ -210,11 +237,13 @@ func (s *sendState) localErr() error {
 // bodyReader streams a multipartBody. Each file is opened (openUpload) when the
 // reader reaches it and closed when its last byte is read, so at most one file is
 // open at a time. Exactly Upload.Size bytes are sent per file: a file that turns
-// out shorter or longer fails the read with ErrFileChanged. The bytes sent are
+// out shorter or longer, or (with Upload.ModTime) whose size or mtime differ once
+// its last byte is read, fails the read with ErrFileChanged. The bytes sent are
 // hashed as they go; when the file's last byte is read and its hash is not
-// Upload.Hash, the read fails with ErrNotScanned. Such a body is always cut short
-// of its Content-Length (the closing boundary never follows), so no server can
-// accept it: a request failed this way has not taken effect.
+// Upload.Hash, the read fails with ErrNotScanned; otherwise the hash is noted for
+// Upload.Sum. Such a body is always cut short of its Content-Length (the closing
+// boundary never follows), so no server can accept it: a request failed this way
+// has not taken effect.
 type bodyReader struct {
 	body  *multipartBody
 	state *sendState
@@ -223,7 +252,7 @@ type bodyReader struct {
 	i   int   // current segment
 	off int64 // offset in the current segment
 	f   *os.File
-	h   hash.Hash // SHA-256 of the current file's bytes sent, when it has a Hash
+	h   hash.Hash // SHA-256 of the current file's bytes sent, when it has a Hash or a Sum
 	err error
 }
 
@@ -281,7 +310,7 @@ func (r *bodyReader) readFile(u *Upload, p []byte) (int, error) {
 		}
 		r.f = f
 		r.h = nil
-		if u.Hash != "" {
+		if u.Hash != "" || u.Sum != nil {
 			r.h = sha256.New()
 		}
 	}
@@ -296,10 +325,26 @@ func (r *bodyReader) readFile(u *Upload, p []byte) (int, error) {
 		if err != nil && err != io.EOF {
 			return 0, fmt.Errorf("read %s: %w", u.Path, err)
 		}
+		if !u.ModTime.IsZero() {
+			// The bytes read are those of the file as it was measured only if
+			// nothing wrote to it meanwhile.
+			fi, err := r.f.Stat()
+			if err != nil {
+				return 0, fmt.Errorf("stat %s: %w", u.Path, err)
+			}
+			if fi.Size() != u.Size || !fi.ModTime().Equal(u.ModTime) {
+				return 0, fmt.Errorf("%s: written to while it was sent (mtime %s, expected %s): %w",
+					u.Path, fi.ModTime().Format(time.RFC3339Nano), u.ModTime.Format(time.RFC3339Nano), ErrFileChanged)
+			}
+		}
 		if r.h != nil {
-			if got := hex.EncodeToString(r.h.Sum(nil)); got != u.Hash {
+			got := hex.EncodeToString(r.h.Sum(nil))
+			if u.Hash != "" && got != u.Hash {
 				return 0, fmt.Errorf("%s: %w: the bytes read have SHA-256 %.12s, the scan found %.12s (changed in place since the scan)",
 					u.Path, ErrNotScanned, got, u.Hash)
+			}
+			if u.Sum != nil {
+				r.state.summed(u, got)
 			}
 		}
 		r.closeFile()

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,73 @@ func replace(t *testing.T, p string, make func(tmp string) error) {
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUpload_HashedWhileSent: a file sent without a Hash is hashed as it goes,
+// and Sum receives the SHA-256 of the bytes sent, for Create and BulkCreate.
+func TestUpload_HashedWhileSent(t *testing.T) {
+	srv, c := startEmulator(t, focustest.Options{})
+	root := t.TempDir()
+	var us []focus.Upload
+	sums := make([]string, 3)
+	for i, data := range []string{"alpha", "", strings.Repeat("gamma ", 50000)} {
+		u := scanned(t, root, fmt.Sprintf("f%d.txt", i), data)
+		u.Hash = ""
+		u.Sum = &sums[i]
+		us = append(us, u)
+	}
+	if _, err := c.BulkCreate(context.Background(), emuTask, us[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), emuTask, us[2]); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]string{}
+	for _, a := range srv.AllAttachments(emuTask.TaskID) {
+		stored[a.Name] = a.SHA256
+	}
+	for i, u := range us {
+		want := scanned(t, root, u.Path+".ref", map[int]string{0: "alpha", 1: "", 2: strings.Repeat("gamma ", 50000)}[i]).Hash
+		if sums[i] != want || stored[u.Name] != want {
+			t.Errorf("%s: Sum %q, stored %q, want %q", u.Path, sums[i], stored[u.Name], want)
+		}
+	}
+}
+
+// TestUpload_WrittenToWhileSent: a file with ModTime set whose mtime is another
+// once its last byte is read (written to in place, same size) fails the request
+// with ErrFileChanged before its body ends; nothing is stored and Sum stays empty.
+func TestUpload_WrittenToWhileSent(t *testing.T) {
+	srv, c := startEmulator(t, focustest.Options{})
+	root := t.TempDir()
+	good := scanned(t, root, "good.txt", "fine")
+	u := scanned(t, root, "busy.txt", "before the write")
+	p := filepath.Join(root, "busy.txt")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Hash, u.ModTime = "", fi.ModTime()
+	var sum string
+	u.Sum = &sum
+	if err := os.WriteFile(p, []byte("after the write!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime().Add(-10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.BulkCreate(context.Background(), emuTask, []focus.Upload{good, u})
+	if !errors.Is(err, focus.ErrFileChanged) {
+		t.Fatalf("BulkCreate = %v, want ErrFileChanged", err)
+	}
+	if _, err := c.Create(context.Background(), emuTask, u); !errors.Is(err, focus.ErrFileChanged) {
+		t.Errorf("Create = %v, want ErrFileChanged", err)
+	}
+	if n := len(srv.AllAttachments(emuTask.TaskID)); n != 0 {
+		t.Errorf("the server stored %d attachments, want none", n)
+	}
+	if sum != "" {
+		t.Errorf("Sum = %q after a failed upload, want it empty", sum)
 	}
 }

@@ -40,18 +40,26 @@ func (a Attachment) Deleted() bool { return a.DeletedAt != nil && !a.DeletedAt.I
 // no component of it may be a symlink; without Root, Path is a local path whose
 // last component may not be one. What is opened must be a regular file, with
 // Device and Inode when they are set, and Size bytes; the bytes sent must have the
-// SHA-256 of Hash when it is set. A file that fails any of these fails the request
-// before its body ends, so the server stores nothing: with an error wrapping
-// ErrNotScanned (a symlink, a FIFO, a device, another file or other content than
-// was scanned) or ErrFileChanged (another size).
+// SHA-256 of Hash when it is set, and the file must still have ModTime and Size
+// once its last byte is read when ModTime is set. A file that fails any of these
+// fails the request before its body ends, so the server stores nothing: with an
+// error wrapping ErrNotScanned (a symlink, a FIFO, a device, another file or other
+// content than was scanned) or ErrFileChanged (another size, or written to while
+// it was sent).
+//
+// A file that was not hashed beforehand is hashed while it is sent: with Sum set,
+// a successful Create or BulkCreate stores there the SHA-256 of the bytes sent, so
+// each file is read once.
 type Upload struct {
-	Root         string // the folder Path is relative to; "" when Path is a local path
-	Path         string // the file to stream
-	Size         int64  // bytes to send
-	Device       uint64 // st_dev the file must have; 0: not checked
-	Inode        uint64 // inode the file must have; 0: not checked
-	Hash         string // hex SHA-256 the sent bytes must have; "": not checked
-	Name         string // attachment name
+	Root         string    // the folder Path is relative to; "" when Path is a local path
+	Path         string    // the file to stream
+	Size         int64     // bytes to send
+	Device       uint64    // st_dev the file must have; 0: not checked
+	Inode        uint64    // inode the file must have; 0: not checked
+	Hash         string    // hex SHA-256 the sent bytes must have; "": not checked
+	ModTime      time.Time // mtime the file must still have once read; zero: not checked
+	Sum          *string   // receives the hex SHA-256 of the bytes sent, on success; nil: not asked
+	Name         string    // attachment name
 	DisplayOrder int64
 	ContentType  string // part Content-Type; detected from Name when empty
 }

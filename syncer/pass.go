@@ -32,6 +32,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		Folder:      p.f,
 		Now:         p.e.now(),
 		Cache:       p.cache,
+		Unhashed:    p.hashLater(),
 		HashWorkers: p.e.HashWorkers,
 	})
 	if err != nil {

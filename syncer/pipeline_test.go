@@ -2,8 +2,11 @@ package syncer_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,5 +100,94 @@ func TestEngine_UploadsTwoBatchesAtOnce(t *testing.T) {
 	}
 	if stats.OpenIntents != 0 || stats.Managed != n {
 		t.Errorf("state: %d open intents, %d managed records; want 0 and %d", stats.OpenIntents, stats.Managed, n)
+	}
+}
+
+// TestEngine_NewFilesHashedWhileSent: new files are hashed by their upload (the
+// scan leaves them unhashed): each record holds the SHA-256 of its file, the same
+// as the emulator's. A file written to between the scan and its upload (same
+// size, another mtime) is not recorded from that upload: the request is cut short,
+// nothing is stored, and the next round sends the file as it is now.
+func TestEngine_NewFilesHashedWhileSent(t *testing.T) {
+	srv := focustest.NewServer(focustest.Options{Token: "tok"})
+	defer srv.Close()
+	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := &engineEnv{srv: srv, engine: syncer.NewEngine(c, st, nil), folder: config.Folder{
+		Path: t.TempDir(), OrganizationID: 1, WorkspaceID: 2, TaskID: 3,
+		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
+	}}
+	const n = 12
+	for i := range n {
+		e.write(t, fmt.Sprintf("f%02d.txt", i), strings.Repeat("y", i+1))
+	}
+	busy := filepath.Join(e.folder.Path, "busy.txt")
+	e.write(t, "busy.txt", "before the write")
+	written := false
+	opt := syncer.PassOptions{WaitSettle: true, Progress: func(p syncer.Progress) {
+		// Called just before each upload request: busy.txt is written to in place,
+		// keeping its size, once the scan has measured it.
+		if !written && p.Current != "" {
+			written = true
+			fi, err := os.Stat(busy)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := os.WriteFile(busy, []byte("after the write!"), 0o644); err != nil {
+				t.Error(err)
+			}
+			if err := os.Chtimes(busy, fi.ModTime(), fi.ModTime().Add(-10*time.Second)); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	res, err := e.engine.Sync(context.Background(), e.folder, opt)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if !written {
+		t.Fatal("busy.txt was never written to: the test proves nothing")
+	}
+	if !res.Converged() {
+		t.Fatalf("not converged: %+v", res.Failed)
+	}
+	stored := map[string]focustest.Stored{}
+	for _, a := range srv.AllAttachments(3) {
+		if _, dup := stored[a.Name]; dup {
+			t.Errorf("%s: stored twice", a.Name)
+		}
+		stored[a.Name] = a
+	}
+	fo, err := st.Load(syncer.FolderKey(e.folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fo.Files) != n+1 || len(stored) != n+1 {
+		t.Fatalf("%d records, %d attachments; want %d", len(fo.Files), len(stored), n+1)
+	}
+	for path, r := range fo.Files {
+		data, err := os.ReadFile(filepath.Join(e.folder.Path, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		want := hex.EncodeToString(sum[:])
+		if r.Hash != want || stored[path].SHA256 != want || stored[path].ID != r.AttachmentID {
+			t.Errorf("%s: record hash %q (attachment %d), stored %q (attachment %d); want %q",
+				path, r.Hash, r.AttachmentID, stored[path].SHA256, stored[path].ID, want)
+		}
+	}
+	// The request that read busy.txt after the write was cut short: one more
+	// upload request than batches.
+	if ups := res.Requests[focus.EndpointBulk] + res.Requests[focus.EndpointCreate]; ups < 3 {
+		t.Errorf("upload requests = %d, want at least 3 (2 batches, one cut short and sent again)", ups)
 	}
 }

@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"slices"
+
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
 )
@@ -22,8 +24,37 @@ func (p *pass) uploadsOf(files []state.IntentFile) []focus.Upload {
 			Root: p.f.Path, Path: f.Path, Size: f.Size, Device: dev, Inode: f.Inode, Hash: f.Hash,
 			Name: f.Name, DisplayOrder: f.DisplayOrder,
 		}
+		if f.Hash == "" {
+			// Not hashed by the scan (hashLater): hashed while it is sent, into
+			// the intent's file, and refused if it is written to meanwhile.
+			ups[i].ModTime = f.ModTime
+			ups[i].Sum = &files[i].Hash
+		}
 	}
 	return ups
+}
+
+// hashLater is the scan's ScanOptions.Unhashed: a file with no record at its path
+// and with a size that no record has cannot be an unchanged file, a rename of a
+// tracked one nor a refused one, so the scan need not read it: its upload hashes
+// it while sending it, and each new file is read once. A file that might be any
+// of those is hashed by the scan, for the planner to compare.
+func (p *pass) hashLater() func(path string, size int64) bool {
+	var sizes []int64 // of every record, sorted; made at the first new file
+	return func(path string, size int64) bool {
+		if _, ok := p.folder.Files[path]; ok {
+			return false
+		}
+		if sizes == nil {
+			sizes = make([]int64, 0, len(p.folder.Files))
+			for _, r := range p.folder.Files {
+				sizes = append(sizes, r.Size)
+			}
+			slices.Sort(sizes)
+		}
+		_, found := slices.BinarySearch(sizes, size)
+		return !found
+	}
 }
 
 // notScanned reports a batch cut short because a file in it was not the one that

@@ -55,6 +55,11 @@ type ScanOptions struct {
 	// cached hash is used. Nil means nothing is known. Scan calls it from one
 	// goroutine at a time.
 	Cache func(path string) (size int64, mtime time.Time, inode uint64, hash string, ok bool)
+	// Unhashed, when set, is asked about each file that would be hashed (no
+	// cached hash matches it): a file it reports true for is taken as it was
+	// listed, with Hash "", and not read, for whoever reads it next (an upload)
+	// to hash. Scan calls it from one goroutine at a time.
+	Unhashed func(path string, size int64) bool
 	// HashWorkers is how many files are hashed at once; 0 means
 	// min(4, GOMAXPROCS).
 	HashWorkers int

@@ -9,7 +9,7 @@ type File struct {
 	ModTime time.Time
 	Inode   uint64
 	Device  uint64 // st_dev of the file when it was scanned; 0 when unknown
-	Hash    string // hex SHA-256
+	Hash    string // hex SHA-256; "" for a file left to be hashed later (ScanOptions.Unhashed)
 }
 
 // Snapshot is the result of one scan of a folder.

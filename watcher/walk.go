@@ -184,6 +184,10 @@ func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
 			return
 		}
 	}
+	if w.opt.Unhashed != nil && w.opt.Unhashed(rel, m.size) {
+		w.snap.Files[rel] = File{Path: rel, Size: m.size, ModTime: m.mtime, Inode: m.inode, Device: m.dev}
+		return
+	}
 	w.jobs = append(w.jobs, hashJob{
 		rel:   rel,
 		full:  joinPath(dirFull, name),
