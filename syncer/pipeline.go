@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/state"
@@ -13,9 +14,10 @@ const uploadsInFlight = 2
 
 // journalAhead is how many batches are journaled before their turn, so that the
 // intents of the next batches ride in the transaction that records the answers
-// of the last ones. An intent journaled but never sent costs nothing: the
-// listing that settles open intents finds no attachment for it.
-const journalAhead = 2 * uploadsInFlight
+// of the last ones, and requests keep going out while that transaction is being
+// written. An intent journaled but never sent costs nothing: the listing that
+// settles open intents finds no attachment for it.
+const journalAhead = 4 * uploadsInFlight
 
 // sentBatch is the outcome of one batch's request.
 type sentBatch struct {
@@ -24,57 +26,75 @@ type sentBatch struct {
 	out     Outcome
 }
 
+// groupCommit is one transaction of uploadBatches: the answers in and the
+// intents of the next batches, and what follows once it is durable.
+type groupCommit struct {
+	c       state.Change
+	settled int             // answers c records
+	begun   []*state.Intent // intents c journals: sent once it is durable
+	deletes []*state.Intent // the journaled deletes of the versions replaced
+	odd     []sentBatch     // answers that are not a plain success: settled after c
+}
+
 // uploadBatches sends the batches with up to uploadsInFlight requests at once.
 // Every batch is journaled before it is sent, as with upload. The answers that
 // are in are recorded together, with the intents of the next batches, in one
-// transaction: a folder's uploads pay one commit for several batches, and that
-// commit overlaps the requests still on the wire. A batch whose answer is not a
-// plain success is settled on its own, as upload does. The old versions that
-// new ones replace are deleted once every batch is up (their deletes are
-// journaled with the answers). done is called once per batch settled. On an
-// error, the requests in flight are waited for and their answers recorded
-// before it is returned.
+// transaction, written while the requests go on: a folder's uploads pay one
+// commit for several batches, and its fsync overlaps the requests instead of
+// holding back the next one. One transaction is written at a time, and a batch
+// is sent only once the transaction that journals it is durable. A batch whose
+// answer is not a plain success is settled on its own, as upload does. The old
+// versions that new ones replace are deleted once every batch is up (their
+// deletes are journaled with the answers). done is called once per batch
+// settled. On an error, the requests in flight are waited for and their answers
+// recorded before it is returned.
 func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) error {
 	if len(batches) == 0 {
 		return nil
 	}
-	results := make(chan sentBatch, uploadsInFlight)
+	results := make(chan sentBatch, journalAhead)
+	committed := make(chan error, 1)
 	next := 0                 // the next batch to journal
 	var ready []*state.Intent // journaled, not yet sent
 	inflight := 0
 	var answers []sentBatch      // answers in, not yet recorded
 	var replaced []*state.Intent // journaled deletes of old versions, sent after the uploads
+	var writing *groupCommit     // the transaction being written, if any
 	var stopErr error
 
-	// record commits the successful answers and the intents of the next
-	// batches in one transaction, then settles the other answers one by one.
-	record := func(journal bool) error {
-		var c state.Change
-		var odd []sentBatch
+	// group takes the answers in, and with journal the intents of the next
+	// batches, into a transaction.
+	group := func(journal bool) *groupCommit {
+		g := &groupCommit{}
 		for _, a := range answers {
-			if !a.out.OK() || !p.uploadedChange(&c, a.in, a.created) {
-				odd = append(odd, a)
+			if !a.out.OK() || !p.uploadedChange(&g.c, a.in, a.created) {
+				g.odd = append(g.odd, a)
 			}
 		}
-		settled := len(answers) - len(odd)
+		g.settled = len(answers) - len(g.odd)
 		answers = answers[:0]
-		var begun []*state.Intent
+		g.deletes = g.c.Begin
 		if journal {
-			for ; next < len(batches) && len(ready)+inflight+len(begun) < journalAhead; next++ {
-				begun = append(begun, p.uploadIntent(batches[next].Files))
+			for ; next < len(batches) && len(ready)+inflight+len(g.begun) < journalAhead; next++ {
+				g.begun = append(g.begun, p.uploadIntent(batches[next].Files))
 			}
-			c.Begin = append(c.Begin, begun...)
+			g.c.Begin = append(g.c.Begin[:len(g.deletes):len(g.deletes)], g.begun...)
 		}
-		deletes := c.Begin[:len(c.Begin)-len(begun)]
-		if err := p.commit(c); err != nil {
-			return err
+		return g
+	}
+	// written takes in a transaction once written: its records, its intents to
+	// send, then the answers to settle one by one.
+	written := func(g *groupCommit, err error) error {
+		if err != nil {
+			return fmt.Errorf("%w: write state: %w", ErrFatal, err)
 		}
-		for range settled {
+		p.apply(g.c)
+		for range g.settled {
 			done()
 		}
-		ready = append(ready, begun...)
-		replaced = append(replaced, deletes...)
-		for _, a := range odd {
+		ready = append(ready, g.begun...)
+		replaced = append(replaced, g.deletes...)
+		for _, a := range g.odd {
 			if err := p.settleUpload(ctx, a.in, a.created, a.out); err != nil {
 				return err
 			}
@@ -82,19 +102,10 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 		}
 		return nil
 	}
-
-	for {
-		if stopErr == nil {
-			// Each write is allowed before it is journaled and again before it
-			// is sent (PassOptions.MayWrite).
-			journal := next < len(batches) && len(ready)+inflight < journalAhead
-			if journal {
-				stopErr = p.mayWrite(ctx)
-			}
-			if err := record(journal && stopErr == nil); err != nil && stopErr == nil {
-				stopErr = err
-			}
-		}
+	// launch sends journaled batches while fewer than uploadsInFlight are on
+	// the wire. Each write is allowed before it is journaled and again before
+	// it is sent (PassOptions.MayWrite).
+	launch := func() {
 		for stopErr == nil && len(ready) > 0 && inflight < uploadsInFlight {
 			if stopErr = p.mayWrite(ctx); stopErr != nil {
 				break
@@ -108,25 +119,41 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 				results <- sentBatch{in: in, created: created, out: out}
 			}()
 		}
-		if inflight == 0 {
-			break
-		}
-		// Wait for one answer, then take every other one already in.
-		answers = append(answers, <-results)
-		inflight--
-	collect:
-		for inflight > 0 {
-			select {
-			case a := <-results:
-				answers = append(answers, a)
-				inflight--
-			default:
-				break collect
+	}
+
+	for {
+		launch()
+		if writing == nil && stopErr == nil {
+			journal := next < len(batches) && len(ready)+inflight < journalAhead
+			if journal {
+				stopErr = p.mayWrite(ctx)
+			}
+			if stopErr == nil && (journal || len(answers) > 0) {
+				g := group(journal)
+				writing = g
+				go func() { committed <- p.e.Store.Commit(p.key, g.c) }()
 			}
 		}
-		if stopErr != nil {
-			// Stopping: record what came back, keep the first error.
-			_ = record(false)
+		if inflight == 0 && writing == nil {
+			break
+		}
+		select {
+		case a := <-results:
+			answers = append(answers, a)
+			inflight--
+		case err := <-committed:
+			g := writing
+			writing = nil
+			if err := written(g, err); err != nil && stopErr == nil {
+				stopErr = err
+			}
+		}
+	}
+	if len(answers) > 0 {
+		// Stopping: record what came back, keep the first error.
+		g := group(false)
+		if err := written(g, p.e.Store.Commit(p.key, g.c)); err != nil && stopErr == nil {
+			stopErr = err
 		}
 	}
 	if len(ready) > 0 {
