@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +20,7 @@ type engineEnv struct {
 	srv    *focustest.Server
 	engine *syncer.Engine
 	folder config.Folder
+	st     *state.Store
 }
 
 func newEngineEnv(t *testing.T) *engineEnv {
@@ -29,10 +31,21 @@ func newEngineEnv(t *testing.T) *engineEnv {
 // newEngineEnvWith is newEngineEnv over an emulator with opts (its token is set).
 func newEngineEnvWith(t *testing.T, opts focustest.Options) *engineEnv {
 	t.Helper()
+	return newEngineEnvOver(t, opts, nil)
+}
+
+// newEngineEnvOver is newEngineEnvWith with the client's requests going through
+// rt (nil: the client's own transport).
+func newEngineEnvOver(t *testing.T, opts focustest.Options, rt http.RoundTripper) *engineEnv {
+	t.Helper()
 	opts.Token = "tok"
 	srv := focustest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
+	var hc *http.Client
+	if rt != nil {
+		hc = &http.Client{Transport: rt}
+	}
+	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok", HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +57,7 @@ func newEngineEnvWith(t *testing.T, opts focustest.Options) *engineEnv {
 	e := syncer.NewEngine(c, st, nil)
 	e.RetryInitial = time.Millisecond
 	dir := t.TempDir()
-	return &engineEnv{srv: srv, engine: e, folder: config.Folder{
+	return &engineEnv{srv: srv, engine: e, st: st, folder: config.Folder{
 		Path: dir, OrganizationID: 1, WorkspaceID: 2, TaskID: 3,
 		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
 	}}

@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/focus/focustest"
-	"github.com/focussync/focussync/state"
 	"github.com/focussync/focussync/syncer"
 )
 
@@ -52,22 +50,9 @@ func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestEngine_UploadsTwoBatchesAtOnce(t *testing.T) {
-	srv := focustest.NewServer(focustest.Options{Token: "tok"})
-	defer srv.Close()
 	g := &gate{next: http.DefaultTransport}
-	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok", HTTPClient: &http.Client{Transport: g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e := &engineEnv{srv: srv, engine: syncer.NewEngine(c, st, nil), folder: config.Folder{
-		Path: t.TempDir(), OrganizationID: 1, WorkspaceID: 2, TaskID: 3,
-		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
-	}}
+	e := newEngineEnvOver(t, focustest.Options{}, g)
+	srv, st := e.srv, e.st
 	const n = 45 // five batches, the last of five files
 	for i := range n {
 		e.write(t, fmt.Sprintf("f%02d.txt", i), strings.Repeat("x", i+1))
@@ -109,21 +94,8 @@ func TestEngine_UploadsTwoBatchesAtOnce(t *testing.T) {
 // size, another mtime) is not recorded from that upload: the request is cut short,
 // nothing is stored, and the next round sends the file as it is now.
 func TestEngine_NewFilesHashedWhileSent(t *testing.T) {
-	srv := focustest.NewServer(focustest.Options{Token: "tok"})
-	defer srv.Close()
-	c, err := focus.New(focus.Options{BaseURL: srv.URL, Token: "tok"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e := &engineEnv{srv: srv, engine: syncer.NewEngine(c, st, nil), folder: config.Folder{
-		Path: t.TempDir(), OrganizationID: 1, WorkspaceID: 2, TaskID: 3,
-		Settle: time.Millisecond, Order: "name", DeleteRemote: true, MaxDelete: config.Limit{Percent: 50},
-	}}
+	e := newEngineEnv(t)
+	srv, st := e.srv, e.st
 	const n = 12
 	for i := range n {
 		e.write(t, fmt.Sprintf("f%02d.txt", i), strings.Repeat("y", i+1))
