@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/internal/etcdtest"
+	"github.com/focussync/focussync/internal/testutil"
 )
 
 // DialEtcd logs in with the password from its file; a wrong password, a missing
@@ -101,5 +102,60 @@ func TestDialEtcd_Unreachable(t *testing.T) {
 	_, err = DialEtcd(ctx, EtcdOptions{Endpoints: eps, Username: "root", PasswordFile: pw, DialTimeout: 500 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "etcd at "+eps[0]) {
 		t.Errorf("dial with login to a stopped cluster: err = %v, want one naming the endpoint", err)
+	}
+}
+
+// Against a cluster that serves TLS only and wants client certificates, with
+// auth on: the coordinator connects with the CA, the client certificate and the
+// login from files and holds a lease; without the client certificate, or
+// trusting another CA, nothing connects.
+func TestEtcd_TLSAndAuth(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.StartTLS(t, 1)
+	const secret = "tls-Pa55word"
+	c.EnableAuth(secret)
+	files := c.TLS()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.Endpoints()[0], "https://") {
+		t.Fatalf("endpoints %v, want https://", c.Endpoints())
+	}
+	opt := EtcdOptions{Endpoints: c.Endpoints(), CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.Client,
+		Username: "root", PasswordFile: pw, DialTimeout: 5 * time.Second}
+	e, err := NewEtcd(EtcdLeaseOptions{Conn: opt, Prefix: "/tls/", Node: "host-tls", TTL: etcdTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	l := joinDir(t, e, task, t.TempDir())
+	testutil.WaitUntil(t, 30*time.Second, "holding over TLS with a login", func() bool { return holding(l) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := c.Client().Get(ctx, "/tls/lease/11/22/101")
+	if err != nil || len(got.Kvs) != 1 {
+		t.Fatalf("lease key over TLS: %v, %v", got, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		mod  func(*EtcdOptions)
+	}{
+		{"no client certificate", func(o *EtcdOptions) { o.CertFile, o.KeyFile = "", "" }},
+		{"another CA", func(o *EtcdOptions) { o.CAFile = files.OtherCA }},
+	} {
+		o := opt
+		tc.mod(&o)
+		o.DialTimeout = time.Second
+		cli, err := DialEtcd(ctx, o)
+		if err == nil {
+			cli.Close()
+			t.Errorf("%s: connected", tc.name)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error carries the password: %v", tc.name, err)
+		}
 	}
 }

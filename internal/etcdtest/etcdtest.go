@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -27,7 +28,8 @@ type Cluster struct {
 	mu      sync.Mutex
 	members []*member
 
-	user, password string // set by EnableAuth
+	user, password string   // set by EnableAuth
+	tls            TLSFiles // set by StartTLS
 }
 
 type member struct {
@@ -45,12 +47,33 @@ const startTimeout = 60 * time.Second
 // test when the cluster is not serving within a minute.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, false)
+}
+
+// StartTLS starts an n-member cluster that serves its clients over TLS only and
+// asks them for a certificate signed by its CA; TLS returns the files.
+func StartTLS(t testing.TB, n int) *Cluster {
+	t.Helper()
+	return start(t, n, true)
+}
+
+// TLS returns the certificate files of a cluster started with StartTLS.
+func (c *Cluster) TLS() TLSFiles { return c.tls }
+
+func start(t testing.TB, n int, useTLS bool) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t}
 	base := t.TempDir()
+	if useTLS {
+		c.tls = newTLSFiles(t, base)
+	}
 	var initial []string
 	for i := range n {
 		m := &member{name: fmt.Sprintf("m%d", i), dir: filepath.Join(base, fmt.Sprintf("m%d", i))}
 		m.client, m.peer = freeURL(t), freeURL(t)
+		if useTLS {
+			m.client.Scheme = "https"
+		}
 		initial = append(initial, m.name+"="+m.peer.String())
 		c.members = append(c.members, m)
 	}
@@ -93,11 +116,17 @@ func (c *Cluster) start(m *member, initial, state string) error {
 	cfg.InitialCluster = initial
 	cfg.InitialClusterToken = "focussync-test"
 	cfg.ClusterState = state
+	if c.tls.CA != "" {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: c.tls.ServerCert, KeyFile: c.tls.Server, TrustedCAFile: c.tls.CA, ClientCertAuth: true}
+	}
 	// Timing with room for a busy 2-core machine running the race detector.
 	cfg.TickMs, cfg.ElectionMs = 50, 1000
 	cfg.LogLevel = "error"
 	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(m.dir), m.name+".log")}
 	cfg.UnsafeNoFsync = true
+	// The cheapest password hashing: each login hashes the password, and the
+	// default cost takes seconds on a busy machine under the race detector.
+	cfg.BcryptCost = 4
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("member %s: %w", m.name, err)
@@ -144,6 +173,13 @@ func (c *Cluster) Client() *clientv3.Client {
 	c.mu.Lock()
 	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Username: c.user, Password: c.password, Logger: zap.NewNop()}
 	c.mu.Unlock()
+	if c.tls.CA != "" {
+		tc, err := transport.TLSInfo{CertFile: c.tls.ClientCert, KeyFile: c.tls.Client, TrustedCAFile: c.tls.CA}.ClientConfig()
+		if err != nil {
+			c.t.Fatalf("etcdtest: client TLS: %v", err)
+		}
+		cfg.TLS = tc
+	}
 	cli, err := clientv3.New(cfg)
 	if err != nil {
 		c.t.Fatalf("etcdtest: client: %v", err)
