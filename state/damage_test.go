@@ -50,7 +50,10 @@ func pagesOfKind(tb testing.TB, img []byte, flags uint16) []uint64 {
 		tb.Fatal(err)
 	}
 	var ids []uint64
-	for id := range v.seen {
+	for id := range v.hwm {
+		if !v.isSeen(id) {
+			continue
+		}
 		off := id * uint64(v.ps)
 		if ne.Uint64(img[off:]) == id && ne.Uint16(img[off+8:]) == flags {
 			ids = append(ids, id)

@@ -125,8 +125,9 @@ func walkImage(r io.ReaderAt, size int64) (*verifier, error) {
 		return nil, fmt.Errorf("the file holds %d pages of %d bytes, but its meta page counts %d: it was cut short",
 			size/ps, ps, m.hwm)
 	}
-	v := &verifier{r: r, ps: ps, hwm: m.hwm, seen: make(map[uint64]bool)}
-	v.seen[0], v.seen[1] = true, true
+	v := &verifier{r: r, ps: ps, hwm: m.hwm, seen: make([]uint64, (m.hwm+63)/64)}
+	v.mark(0)
+	v.mark(1)
 	free := map[uint64]bool{}
 	if m.freelist != noFreelist {
 		if free, err = v.freelist(m.freelist); err != nil {
@@ -140,28 +141,48 @@ func walkImage(r io.ReaderAt, size int64) (*verifier, error) {
 		return nil, err
 	}
 	for id := range free {
-		if v.seen[id] && id != m.freelist {
+		if v.isSeen(id) && id != m.freelist {
 			return nil, fmt.Errorf("page %d is both in use and on the freelist", id)
 		}
 	}
 	return v, nil
 }
 
-// verifier walks a bbolt file's pages; seen holds every page visited.
+// verifier walks a bbolt file's pages; seen holds every page visited, one bit
+// per page.
 type verifier struct {
 	r    io.ReaderAt
 	ps   int64
 	hwm  uint64
-	seen map[uint64]bool
+	seen []uint64
+	// bufs holds one page buffer per depth of the walk, reused from one page to
+	// the next: a page's keys bound its children's, so it stays unchanged while
+	// the pages below it are read into the deeper buffers.
+	bufs [][]byte
 }
 
-// page reads page id with its overflow pages and checks its header (its type
-// must be one of flags), and that no page it spans was visited before.
-func (v *verifier) page(id uint64, flags ...uint16) ([]byte, error) {
+func (v *verifier) mark(id uint64)        { v.seen[id/64] |= 1 << (id % 64) }
+func (v *verifier) isSeen(id uint64) bool { return v.seen[id/64]&(1<<(id%64)) != 0 }
+
+// buffer returns the page buffer of depth, of n bytes.
+func (v *verifier) buffer(depth int, n int64) []byte {
+	for len(v.bufs) <= depth {
+		v.bufs = append(v.bufs, nil)
+	}
+	if int64(cap(v.bufs[depth])) < n {
+		v.bufs[depth] = make([]byte, n)
+	}
+	return v.bufs[depth][:n]
+}
+
+// page reads page id with its overflow pages into the buffer of depth and
+// checks its header (its type must be one of flags), and that no page it spans
+// was visited before.
+func (v *verifier) page(id uint64, depth int, flags ...uint16) ([]byte, error) {
 	if id < 2 || id >= v.hwm {
 		return nil, fmt.Errorf("a reference to page %d, outside the file's %d pages", id, v.hwm)
 	}
-	buf := make([]byte, v.ps)
+	buf := v.buffer(depth, v.ps)
 	if _, err := v.r.ReadAt(buf, int64(id)*v.ps); err != nil {
 		return nil, fmt.Errorf("read page %d: %w", id, err)
 	}
@@ -176,13 +197,15 @@ func (v *verifier) page(id uint64, flags ...uint16) ([]byte, error) {
 		return nil, fmt.Errorf("page %d runs %d pages past the file's %d pages", id, overflow, v.hwm)
 	}
 	for i := id; i <= id+overflow; i++ {
-		if v.seen[i] {
+		if v.isSeen(i) {
 			return nil, fmt.Errorf("page %d is referenced twice", i)
 		}
-		v.seen[i] = true
+		v.mark(i)
 	}
 	if overflow > 0 {
-		buf = slices.Grow(buf, int(int64(overflow)*v.ps))[:int64(overflow+1)*v.ps]
+		head := buf[:v.ps]
+		buf = v.buffer(depth, int64(overflow+1)*v.ps)
+		copy(buf, head) // the same buffer, or a larger one
 		if _, err := v.r.ReadAt(buf[v.ps:], int64(id+1)*v.ps); err != nil {
 			return nil, fmt.Errorf("read page %d: %w", id, err)
 		}
@@ -192,7 +215,7 @@ func (v *verifier) page(id uint64, flags ...uint16) ([]byte, error) {
 
 // freelist checks the freelist page and returns the free page ids.
 func (v *verifier) freelist(id uint64) (map[uint64]bool, error) {
-	p, err := v.page(id, freelistPageFlag)
+	p, err := v.page(id, 0, freelistPageFlag)
 	if err != nil {
 		return nil, fmt.Errorf("freelist: %w", err)
 	}
@@ -227,7 +250,7 @@ func (v *verifier) tree(id uint64, lo, hi []byte, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("pages nest deeper than %d levels at page %d", maxDepth, id)
 	}
-	p, err := v.page(id, branchPageFlag, leafPageFlag)
+	p, err := v.page(id, depth, branchPageFlag, leafPageFlag)
 	if err != nil {
 		return err
 	}
@@ -288,7 +311,7 @@ func (v *verifier) leaf(p []byte, lo, hi []byte, depth int) error {
 	if pageHeaderSize+n*elemSize > len(p) {
 		return fmt.Errorf("%d elements do not fit in the page", n)
 	}
-	keys := make([][]byte, n)
+	var prev []byte
 	for i := range n {
 		e := pageHeaderSize + i*elemSize
 		flags := ne.Uint32(p[e:])
@@ -297,19 +320,23 @@ func (v *verifier) leaf(p []byte, lo, hi []byte, depth int) error {
 		if start+ksize+vsize > uint64(len(p)) {
 			return fmt.Errorf("element %d runs past the page", i)
 		}
-		keys[i] = p[start : start+ksize]
+		key := p[start : start+ksize]
 		val := p[start+ksize : start+ksize+vsize]
 		switch flags {
 		case 0:
 		case bucketLeafFlag:
 			if err := v.bucket(val, depth+1); err != nil {
-				return fmt.Errorf("bucket %q: %w", keys[i], err)
+				return fmt.Errorf("bucket %q: %w", key, err)
 			}
 		default:
 			return fmt.Errorf("element %d has unknown flags %#x", i, flags)
 		}
+		if err := keyInOrder(i, prev, key, lo, hi); err != nil {
+			return err
+		}
+		prev = key
 	}
-	return checkOrder(keys, lo, hi)
+	return nil
 }
 
 // bucket checks a bucket's header and its pages: a page tree, or an inline leaf page.
@@ -337,15 +364,27 @@ func (v *verifier) bucket(val []byte, depth int) error {
 // checkOrder checks that keys ascend strictly, the first at or above lo and all below hi.
 func checkOrder(keys [][]byte, lo, hi []byte) error {
 	for i, k := range keys {
-		if i == 0 && lo != nil && bytes.Compare(k, lo) < 0 {
-			return fmt.Errorf("key %q sorts before its parent's key %q", k, lo)
+		var prev []byte
+		if i > 0 {
+			prev = keys[i-1]
 		}
-		if i > 0 && bytes.Compare(keys[i-1], k) >= 0 {
-			return fmt.Errorf("keys %q and %q are out of order", keys[i-1], k)
+		if err := keyInOrder(i, prev, k, lo, hi); err != nil {
+			return err
 		}
-		if hi != nil && bytes.Compare(k, hi) >= 0 {
-			return fmt.Errorf("key %q sorts after the next key %q of its parent", k, hi)
-		}
+	}
+	return nil
+}
+
+// keyInOrder checks the key k at index i of a page, after prev: see checkOrder.
+func keyInOrder(i int, prev, k, lo, hi []byte) error {
+	if i == 0 && lo != nil && bytes.Compare(k, lo) < 0 {
+		return fmt.Errorf("key %q sorts before its parent's key %q", k, lo)
+	}
+	if i > 0 && bytes.Compare(prev, k) >= 0 {
+		return fmt.Errorf("keys %q and %q are out of order", prev, k)
+	}
+	if hi != nil && bytes.Compare(k, hi) >= 0 {
+		return fmt.Errorf("key %q sorts after the next key %q of its parent", k, hi)
 	}
 	return nil
 }
