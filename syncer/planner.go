@@ -114,8 +114,9 @@ type planner struct {
 	owner  map[int64]string           // attachment id -> the one record path that owns it
 	plan   *Plan
 
-	seq       []*orderItem          // the files that will be managed, in any order
-	fixed     map[string]fixedEntry // by path: managed files with no request of their own
+	paths     []string        // the paths of in.Records, sorted
+	seq       []*orderItem    // the files that will be managed, in any order
+	fixedHeld map[string]bool // held files among the fixed items (orderItem.fixed)
 	uploads   map[string]state.IntentFile
 	renames   map[string]Update // by new path
 	restores  map[string]bool   // fixed paths whose name must be restored
@@ -128,23 +129,17 @@ type planner struct {
 	waiting   map[string]bool   // files of interrupted uploads left for a pass that lists
 }
 
-// fixedEntry is a managed file with no request of its own: its record as the truth
-// stands now (what Touch stores) and its current name.
-type fixedEntry struct {
-	rec  state.FileRecord
-	name string
-}
-
 func newPlanner(in PlanInput) *planner {
 	p := &planner{
-		in:       in,
-		snap:     in.Snapshot,
-		owner:    map[int64]string{},
-		plan:     &Plan{},
-		fixed:    map[string]fixedEntry{},
-		uploads:  map[string]state.IntentFile{},
-		renames:  map[string]Update{},
-		restores: map[string]bool{},
+		in:        in,
+		snap:      in.Snapshot,
+		owner:     map[int64]string{},
+		plan:      &Plan{},
+		paths:     sortedKeys(in.Records),
+		fixedHeld: map[string]bool{},
+		uploads:   map[string]state.IntentFile{},
+		renames:   map[string]Update{},
+		restores:  map[string]bool{},
 	}
 	if p.snap == nil {
 		p.snap = &watcher.Snapshot{}
@@ -158,7 +153,7 @@ func newPlanner(in PlanInput) *planner {
 			}
 		}
 	}
-	for _, path := range sortedKeys(in.Records) {
+	for _, path := range p.paths {
 		r := in.Records[path]
 		if r.Managed() {
 			if _, taken := p.owner[r.AttachmentID]; !taken {
@@ -200,15 +195,19 @@ func (p *planner) current(r state.FileRecord) (string, int64) {
 // classifyRecords sorts every record into unchanged, changed, held, missing, or
 // forgotten, and collects the settled files left without a live record.
 func (p *planner) classifyRecords() {
-	for _, path := range sortedKeys(p.in.Records) {
+	claimed := 0 // settled files with a live record at their path
+	for _, path := range p.paths {
 		r := p.in.Records[path]
 		f, settled := p.snap.Files[path]
-		present := p.snap.Present(path)
+		present := settled || p.snap.Present(path)
 		if !p.owns(path, r) || p.remoteGone(r.AttachmentID) {
 			if !present {
 				p.plan.Forget = append(p.plan.Forget, path)
 			}
 			continue // a settled file here is handled as unclaimed
+		}
+		if settled {
+			claimed++
 		}
 		name, key := p.current(r)
 		truth := r
@@ -216,37 +215,44 @@ func (p *planner) classifyRecords() {
 		switch {
 		case settled && sameContent(r, f):
 			truth.Size, truth.ModTime, truth.Inode, truth.Hash = f.Size, f.ModTime, f.Inode, f.Hash
-			p.addFixed(path, truth, name, key, f.ModTime)
+			p.addFixed(path, r, truth, name, key, f.ModTime)
 		case settled && f.Hash == r.RefusedHash:
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
-			p.addFixed(path, truth, name, key, f.ModTime)
+			p.addFixed(path, r, truth, name, key, f.ModTime)
 		case settled:
 			// New content: a new version, unless it is a file moved onto this one
 			// (pairRenames decides, then placeChanged).
 			p.changed = append(p.changed, path)
 		case present: // held, or under a directory that could not be listed
-			p.addFixed(path, truth, name, key, r.ModTime)
+			if _, held := p.snap.Held[path]; held {
+				p.fixedHeld[path] = true
+			}
+			p.addFixed(path, r, truth, name, key, r.ModTime)
 		default:
 			p.missing = append(p.missing, path)
 		}
 	}
-	for _, path := range sortedKeys(p.snap.Files) {
+	if claimed == len(p.snap.Files) {
+		return // every settled file has its live record: none is unclaimed
+	}
+	for path := range p.snap.Files {
 		r, ok := p.in.Records[path]
 		if ok && p.owns(path, r) && !p.remoteGone(r.AttachmentID) {
 			continue
 		}
 		p.unclaimed = append(p.unclaimed, path)
 	}
+	slices.Sort(p.unclaimed)
 }
 
 // addFixed enters a managed file that needs no request of its own into the sequence;
-// its name is restored when it differs from the one wanted.
-func (p *planner) addFixed(path string, truth state.FileRecord, name string, key int64, mtime time.Time) {
-	if !sameRecord(truth, p.in.Records[path]) {
+// its name is restored when it differs from the one wanted. r is its record as
+// stored, truth as it will be.
+func (p *planner) addFixed(path string, r, truth state.FileRecord, name string, key int64, mtime time.Time) {
+	if !sameRecord(truth, r) {
 		p.plan.Touch = append(p.plan.Touch, truth)
 	}
-	p.fixed[path] = fixedEntry{rec: truth, name: name}
-	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
+	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key, fixed: truth}
 	if name != it.name {
 		p.restores[path] = true
 		it.kind = itemPrefer
@@ -350,8 +356,7 @@ func (p *planner) placeNewFiles() {
 				AttachmentID: a.ID, RemoteName: a.Name, DisplayOrder: a.DisplayOrder,
 			}
 			p.plan.Adopt = append(p.plan.Adopt, rec)
-			p.fixed[path] = fixedEntry{rec: rec, name: a.Name}
-			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
+			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder, fixed: rec})
 			continue
 		}
 		if r, ok := p.in.Records[path]; ok && r.RefusedHash != "" && r.RefusedHash == f.Hash {
@@ -366,7 +371,7 @@ func (p *planner) placeNewFiles() {
 // skipHeld reports the held files that have no live record.
 func (p *planner) skipHeld() {
 	for _, path := range sortedKeys(p.snap.Held) {
-		if _, ok := p.fixed[path]; ok {
+		if p.fixedHeld[path] {
 			continue
 		}
 		kind := skipKindOf(p.snap.HeldKinds[path])
@@ -449,9 +454,8 @@ func (p *planner) order() {
 			p.renames[it.path] = u
 			continue
 		}
-		e := p.fixed[it.path]
 		if p.restores[it.path] || it.assigned != it.key {
-			rec := e.rec
+			rec := it.fixed
 			rec.RemoteName, rec.DisplayOrder = it.name, it.assigned
 			updates = append(updates, Update{Path: it.path, AttachmentID: rec.AttachmentID, Name: it.name, DisplayOrder: it.assigned, Hash: rec.Hash, Record: rec})
 		}
