@@ -278,10 +278,20 @@ func (e *Engine) now() time.Time {
 	return e.Now()
 }
 
-// Sync brings one folder's task in line with the folder: scan, plan, execute, and
-// again until the plan is empty or no longer shrinks. Problems with single files are
-// reported in the Result; the error is for what stops the whole folder (a cancelled
-// ctx, an ErrFatal).
+// Sync brings one folder's task in line with the folder. It runs rounds of
+// prepare → plan → execute (pass.plan, MakePlan, pass.execute) until a plan is
+// empty, and plans again after a round for one of two reasons only (see again):
+//
+//   - roundWrote: the round sent writes, and the next plan shows what they left
+//     (an op that failed, a file that changed meanwhile). At most MaxPasses
+//     rounds send writes; from the third on, each plan must cost fewer requests
+//     than the one before, or the call ends and reports what is left.
+//   - roundSettling (PassOptions.WaitSettle): files are still changing; the call
+//     waits the folder's settle time and looks again, at most maxSettleWaits times
+//     in all.
+//
+// Problems with single files are reported in the Result; the error is for what
+// stops the whole folder (a cancelled ctx, an ErrFatal).
 func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*Result, error) {
 	res := &Result{Folder: f.Path, Task: f.TaskID, Requests: map[focus.Endpoint]int{}}
 	if opt.Offline {
@@ -292,93 +302,136 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 	p.pacer = e.pacer(p)
 	defer p.budget.Announce(p, 0)
 
-	maxPasses := e.MaxPasses
-	if maxPasses <= 0 {
-		maxPasses = 6
+	r := rounds{max: e.MaxPasses, lastCost: math.MaxInt}
+	if r.max <= 0 {
+		r.max = 6
 	}
-	lastCost := math.MaxInt
-	settleWaits := 0
-	for round := 0; round < maxPasses; round++ {
-		// Each round retries what failed before: only the last round's failures count.
-		p.res.Failed, p.failed = nil, nil
-		plan, err := p.plan(ctx)
-		if err != nil {
+	for r.wrote < r.max {
+		why, err := p.round(ctx, &r)
+		if err != nil || why == roundDone {
 			return res, err
 		}
-		if round == 0 {
-			res.Plan = plan
-		}
-		if plan.Paused != "" {
-			res.Paused = plan.Paused
-			return res, nil
-		}
-		res.Held = plan.Held
-		res.Skipped = plan.Skipped
-		for _, sk := range plan.Skipped {
-			// A file the server refused is a failure until it changes; files still
-			// settling are merely not ready.
-			if r, ok := p.folder.Files[sk.Path]; ok && r.RefusedHash != "" {
-				p.failRefused(sk.Path, sk.Reason)
-			}
-		}
-		p.failUnreadable()
-		if opt.DryRun {
-			return res, nil
-		}
-		if plan.Empty() {
-			if opt.WaitSettle && res.Settling && settleWaits < maxSettleWaits {
-				// Files are still changing: wait for them to settle and look again.
-				settleWaits++
-				round--
-				if err := p.finish(); err != nil { // keeps this round's listing
-					return res, err
-				}
-				if err := sleepCtx(ctx, max(f.Settle, 10*time.Millisecond)); err != nil {
-					return res, err
-				}
-				continue
-			}
-			return res, p.finish()
-		}
-		cost := plan.Cost()
-		if cost > 0 && cost >= lastCost && round > 1 {
-			// The plan stopped shrinking: what is left failed for reasons retries in
-			// this call will not fix. Report it; the next pass tries again.
-			p.reportLeft(plan)
-			return res, nil
-		}
-		lastCost = cost
-		if err := p.execute(ctx, plan); err != nil {
-			return res, err
-		}
-		if len(plan.Deferred) > 0 && !opt.WaitSettle {
-			// A delete waits for a file that is still settling (perhaps its new
-			// name): the caller looks again after the settle time.
-			return res, p.finish()
-		}
-		if opt.WaitSettle && res.Settling && settleWaits < maxSettleWaits {
-			// Some files are still changing (a rename in progress shows up as a
-			// delete plus a settling file): give them the settle time first.
-			settleWaits++
-			lastCost = math.MaxInt
+		if why == roundSettling {
 			if err := sleepCtx(ctx, max(f.Settle, 10*time.Millisecond)); err != nil {
 				return res, err
 			}
 		}
 	}
+	return res, p.outOfRounds(ctx)
+}
+
+// again is why Sync plans another round after one.
+type again int
+
+const (
+	roundDone     again = iota // no other round: converged, paused, a dry run, or what is left waits for a later call
+	roundWrote                 // the round sent writes: plan again to see what they left
+	roundSettling              // files are still changing: wait the settle time, then plan again
+)
+
+// rounds is what one Sync call counts across its rounds.
+type rounds struct {
+	max         int // rounds that may send writes
+	wrote       int // rounds that sent writes (executed a plan) so far
+	settleWaits int // waits for settling files so far: at most maxSettleWaits
+	lastCost    int // the cost of the last plan executed, to see that plans shrink
+}
+
+// settleAgain reports whether the call should wait for files that are still
+// changing, and counts the wait.
+func (r *rounds) settleAgain(p *pass) bool {
+	if !p.opt.WaitSettle || !p.res.Settling || r.settleWaits >= maxSettleWaits {
+		return false
+	}
+	r.settleWaits++
+	return true
+}
+
+// round prepares, plans and executes once, and says whether Sync should plan
+// again, and why.
+func (p *pass) round(ctx context.Context, r *rounds) (again, error) {
+	// Each round retries what failed before: only the last round's failures count.
 	p.res.Failed, p.failed = nil, nil
 	plan, err := p.plan(ctx)
 	if err != nil {
-		return res, err
+		return roundDone, err
+	}
+	if r.wrote == 0 {
+		p.res.Plan = plan
 	}
 	if plan.Paused != "" {
-		res.Paused = plan.Paused
-		return res, nil
+		p.res.Paused = plan.Paused
+		return roundDone, nil
+	}
+	p.noteHeld(plan)
+	if p.opt.DryRun {
+		return roundDone, nil
+	}
+	if plan.Empty() {
+		if r.settleAgain(p) {
+			// Nothing to send yet, only files still changing: a round that waits
+			// for them sends nothing and does not count. Its listing is kept.
+			return roundSettling, p.finish()
+		}
+		return roundDone, p.finish()
+	}
+	cost := plan.Cost()
+	if cost > 0 && cost >= r.lastCost && r.wrote > 1 {
+		// The plan stopped shrinking: what is left failed for reasons retries in
+		// this call will not fix. Report it; the next pass tries again.
+		p.reportLeft(plan)
+		return roundDone, nil
+	}
+	r.lastCost = cost
+	if err := p.execute(ctx, plan); err != nil {
+		return roundDone, err
+	}
+	r.wrote++
+	if len(plan.Deferred) > 0 && !p.opt.WaitSettle {
+		// A delete waits for a file that is still settling (perhaps its new
+		// name): the caller looks again after the settle time.
+		return roundDone, p.finish()
+	}
+	if r.settleAgain(p) {
+		// Some files are still changing (a rename in progress shows up as a
+		// delete plus a settling file): give them the settle time first, and let
+		// the next plan cost what it needs.
+		r.lastCost = math.MaxInt
+		return roundSettling, nil
+	}
+	return roundWrote, nil
+}
+
+// noteHeld records what a plan holds back: deletes held, files skipped, and
+// among them the failures (a file the server refused until it changes, a file the
+// scan could not read). Files still settling are merely not ready.
+func (p *pass) noteHeld(plan *Plan) {
+	p.res.Held = plan.Held
+	p.res.Skipped = plan.Skipped
+	for _, sk := range plan.Skipped {
+		if r, ok := p.folder.Files[sk.Path]; ok && r.RefusedHash != "" {
+			p.failRefused(sk.Path, sk.Reason)
+		}
+	}
+	p.failUnreadable()
+}
+
+// outOfRounds ends a call whose rounds all sent writes: one more plan, not
+// executed, says what is left for a later call.
+func (p *pass) outOfRounds(ctx context.Context) error {
+	p.res.Failed, p.failed = nil, nil
+	plan, err := p.plan(ctx)
+	if err != nil {
+		return err
+	}
+	if plan.Paused != "" {
+		p.res.Paused = plan.Paused
+		return nil
 	}
 	if !plan.Empty() {
 		p.reportLeft(plan)
 	}
-	return res, p.finish()
+	return p.finish()
 }
 
 // pass is the working state of one Sync call.
