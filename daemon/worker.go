@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/config"
-	"github.com/focussync/focussync/focus"
 	"github.com/focussync/focussync/internal/clock"
 	"github.com/focussync/focussync/internal/scope"
 	"github.com/focussync/focussync/state"
@@ -340,7 +339,7 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 	case err == nil:
 	case ctx.Err() != nil:
 		return out, res, err
-	case errors.Is(err, syncer.ErrFatal) && focus.KindOf(err) == focus.KindAuth:
+	case errors.Is(err, syncer.ErrUnauthorized):
 		w.d.PauseAll(err.Error())
 		return out, res, err
 	case errors.Is(err, syncer.ErrWriteRefused):

@@ -145,6 +145,11 @@ func (r *Result) Converged() bool {
 // (the daemon retries the folder later, with back-off).
 var ErrFatal = errors.New("fatal")
 
+// ErrUnauthorized is wrapped, with ErrFatal, by the error of a pass that the API
+// answered 401: the token is missing, wrong or expired. The daemon pauses every
+// folder until a new token is loaded.
+var ErrUnauthorized = errors.New("the API token was refused")
+
 // ErrWriteRefused is wrapped by the error of a pass that stopped because
 // PassOptions.MayWrite refused a write.
 var ErrWriteRefused = errors.New("not allowed to write to the task")

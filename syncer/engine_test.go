@@ -2,9 +2,11 @@ package syncer_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +122,28 @@ func TestEngine_FileGrowsMidUpload(t *testing.T) {
 	want := int64(len("first line\nsecond line, written during the upload\n"))
 	if len(got) != 1 || got[0].Size != want {
 		t.Fatalf("attachments = %+v, want one log.txt of %d bytes (the new version)", got, want)
+	}
+}
+
+func TestEngine_RefusedTokenStopsTheFolder(t *testing.T) {
+	e := newEngineEnv(t)
+	e.write(t, "a.txt", "a")
+	e.engine.Client.SetToken("wrong")
+	_, err := e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{})
+	if !errors.Is(err, syncer.ErrUnauthorized) || !errors.Is(err, syncer.ErrFatal) {
+		t.Fatalf("Sync with a refused token: %v; want ErrUnauthorized and ErrFatal", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "(HTTP 401)") || !strings.Contains(msg, "check the API token") {
+		t.Errorf("error %q does not name the 401 and the remedy", msg)
+	}
+	if got := len(e.srv.Attachments(3)); got != 0 {
+		t.Errorf("%d attachments after a refused token", got)
+	}
+	// A folder error of another kind is not taken for a refused token.
+	e.engine.Client.SetToken("tok")
+	e.srv.FailNext(focus.EndpointList, 10, 403)
+	_, err = e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{})
+	if err == nil || errors.Is(err, syncer.ErrUnauthorized) {
+		t.Errorf("Sync answered 403: %v; want an error that is not ErrUnauthorized", err)
 	}
 }

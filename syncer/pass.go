@@ -200,12 +200,20 @@ func (p *pass) folderError(what string, err error) error {
 	if fe := (*focus.Error)(nil); errors.As(err, &fe) && strings.HasPrefix(fe.Op, what) {
 		// The client's error names the request already ("list task 101: ...").
 		if focus.KindOf(err) == focus.KindAuth {
-			return fmt.Errorf("%w: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, err)
+			return fmt.Errorf("%w: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, unauthorized{err})
 		}
 		return fmt.Errorf("folder %s: %w", p.f.Path, err)
 	}
 	if focus.KindOf(err) == focus.KindAuth {
-		return fmt.Errorf("%w: %s: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, what, err)
+		return fmt.Errorf("%w: %s: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, what, unauthorized{err})
 	}
 	return fmt.Errorf("%s for folder %s: %w", what, p.f.Path, err)
 }
+
+// unauthorized wraps the 401 that stopped a pass: it is ErrUnauthorized, and
+// reads as the 401 itself.
+type unauthorized struct{ error }
+
+func (u unauthorized) Unwrap() error { return u.error }
+
+func (unauthorized) Is(target error) bool { return target == ErrUnauthorized }
