@@ -62,6 +62,7 @@ func (e *env) idNamed(name string) int64 {
 }
 
 func TestAdversarialE2E_VerifyRestoresHandEdits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`verify = "1s"`))
 	e.writeN(3, "v")
 	hand := e.srv.Put(testOrg, testWS, e.task, "by hand.txt", []byte("a person's file"), 99999)
@@ -104,8 +105,9 @@ func TestAdversarialE2E_VerifyRestoresHandEdits(t *testing.T) {
 }
 
 func TestAdversarialE2E_RateLimitRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	t.Setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
+	e.setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
 	e.writeN(4, "r")
 	e.srv.RateLimitNext(focus.EndpointBulk, 1, 2*time.Second)
 	e.sync()
@@ -172,12 +174,14 @@ func checkSharedQuota(t *testing.T, e *env, task2 int64) {
 }
 
 func TestAdversarialE2E_TwoFoldersShareSmallQuota(t *testing.T) {
+	t.Parallel()
 	e, task2 := twoFolderQuotaEnv(t)
 	e.sync()
 	checkSharedQuota(t, e, task2)
 }
 
 func TestAdversarialE2E_MaxDeleteCount(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`max_delete = "3"`))
 	e.writeN(8, "c")
 	e.sync()
@@ -201,6 +205,7 @@ func TestAdversarialE2E_MaxDeleteCount(t *testing.T) {
 }
 
 func TestAdversarialE2E_MaxDeletePercent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`max_delete = "20%"`))
 	e.writeN(12, "p")
 	e.sync()
@@ -220,6 +225,7 @@ func TestAdversarialE2E_MaxDeletePercent(t *testing.T) {
 }
 
 func TestAdversarialE2E_DeleteRemoteFalseKeepsAttachments(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`delete_remote = false`))
 	e.writeN(4, "k")
 	e.sync()
@@ -254,6 +260,7 @@ func (e *env) chtime(name string, base time.Time, offset int) {
 }
 
 func TestAdversarialE2E_OrderMtime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`order = "mtime"`))
 	base := time.Now().Add(-time.Hour)
 	for i, n := range []string{"c.txt", "a.txt", "b.txt"} {
@@ -274,6 +281,7 @@ func TestAdversarialE2E_OrderMtime(t *testing.T) {
 }
 
 func TestAdversarialE2E_OrderNoneKeepsHandOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML("order = \"none\"\nverify = \"1s\""))
 	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
 		e.write(n, "file "+n)
@@ -302,6 +310,7 @@ func TestAdversarialE2E_OrderNoneKeepsHandOrder(t *testing.T) {
 }
 
 func TestAdversarialE2E_RecursiveMoveIsOneUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`recursive = true`))
 	e.write("a/x.txt", "moved between subfolders")
 	e.write("a/y.txt", "stays")
@@ -327,6 +336,7 @@ func TestAdversarialE2E_RecursiveMoveIsOneUpdate(t *testing.T) {
 }
 
 func TestAdversarialE2E_MissingMarkerPauses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`marker = ".focussync"`))
 	e.writeN(3, "m")
 	r := e.run("sync")
@@ -359,6 +369,7 @@ func TestAdversarialE2E_MissingMarkerPauses(t *testing.T) {
 }
 
 func TestAdversarialE2E_SyncWhileDaemonHoldsStateDB(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(2, "d")
 	d := e.startDaemon()
@@ -394,6 +405,7 @@ func TestAdversarialE2E_SyncWhileDaemonHoldsStateDB(t *testing.T) {
 }
 
 func TestAdversarialE2E_StateDBPrivateAndTokenNeverLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := os.Remove(filepath.Dir(e.state)); err != nil {
 		t.Fatal(err)
@@ -404,7 +416,7 @@ func TestAdversarialE2E_StateDBPrivateAndTokenNeverLogged(t *testing.T) {
 	e.writeN(2, "s")
 	e.srv.FailNext(focus.EndpointList, 1, 500) // a retry gets logged at debug level
 	e.srv.FailNext(focus.EndpointBulk, 1, 500) // a failure gets logged with its request
-	t.Setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
+	e.setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
 	r := e.sync()
 	if !strings.Contains(r.stderr+r.stdout, "level=DEBUG") {
 		t.Errorf("no debug line was logged; the test proves nothing:\n%v", r)
@@ -422,6 +434,7 @@ func TestAdversarialE2E_StateDBPrivateAndTokenNeverLogged(t *testing.T) {
 }
 
 func TestAdversarialE2E_RefusedTokenWritesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(3, "t")
 	cmd := e.command(context.Background(), "sync")
@@ -445,6 +458,7 @@ func TestAdversarialE2E_RefusedTokenWritesNothing(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`settle = "1s"`))
 	e.write("doc.txt", "first draft")
 	e.write("other.txt", "other")
@@ -492,6 +506,7 @@ func TestAdversarialE2E_DaemonEditorSaves(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
+	t.Parallel()
 	const task2 = 202
 	e := newEnv(t)
 	second := filepath.Join(e.dir, "second")
@@ -534,6 +549,7 @@ func TestAdversarialE2E_DaemonFolderRemovedFromConfigIsLeftAlone(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
+	t.Parallel()
 	e, task2 := twoFolderQuotaEnv(t)
 	d := e.startDaemon()
 	testutil.WaitUntil(t, 60*time.Second, "both folders synced", func() bool {
@@ -544,6 +560,7 @@ func TestAdversarialE2E_DaemonTwoFoldersShareSmallQuota(t *testing.T) {
 }
 
 func TestAdversarialE2E_DryRunCostMatchesTheSync(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(6, "d")
 	e.sync()
@@ -578,6 +595,7 @@ func TestAdversarialE2E_DryRunCostMatchesTheSync(t *testing.T) {
 }
 
 func TestAdversarialE2E_DaemonRenameIsNotReportedAsFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`settle = "1s"`))
 	e.write("draft.txt", "a document")
 	e.write("other.txt", "other")

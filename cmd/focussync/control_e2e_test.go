@@ -63,6 +63,7 @@ func metric(t *testing.T, addr, prefix string) string {
 // socket: sync now, the plan, held deletes confirmed, pause and resume (kept
 // across a restart); no command ever meets "state db is in use".
 func TestControl_RunningDaemon(t *testing.T) {
+	t.Parallel()
 	// The daemon passes by itself only at start: every later pass is asked for.
 	e := newEnv(t, withFolderTOML("watch = \"poll\"\nrescan = \"1h\"\nverify = \"24h\"\nmax_delete = 1"))
 	addr := withStatusServer(t, e)
@@ -241,12 +242,11 @@ func openTree(t *testing.T, e *env) (open struct{ bin, cfg string }) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(focussyncBin(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A hard link, not a copy: a file just written may still be open for writing
+	// in a child that another test forks at that moment, and exec of it would
+	// fail with "text file busy".
 	open.bin = filepath.Join(dir, "focussync")
-	if err := os.WriteFile(open.bin, b, 0o755); err != nil {
+	if err := os.Link(focussyncBin(t), open.bin); err != nil {
 		t.Fatal(err)
 	}
 	c, err := os.ReadFile(e.cfg)
@@ -262,6 +262,7 @@ func openTree(t *testing.T, e *env) (open struct{ bin, cfg string }) {
 
 // Without a daemon, pause and resume act on the state db, and `sync` honours them.
 func TestControl_NoDaemon(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.write("a.txt", "a")
 	r := e.run("pause", "--reason", "share being migrated", e.folder)
@@ -295,6 +296,7 @@ func TestControl_NoDaemon(t *testing.T) {
 // `focussync status` reads a running daemon's status from its control socket when
 // its status server is off.
 func TestControl_StatusWithoutStatusServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t) // [status] listen = ""
 	e.write("a.txt", "a")
 	d := e.startDaemon()

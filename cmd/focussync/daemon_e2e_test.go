@@ -92,7 +92,12 @@ func (d *daemonProc) signal(s os.Signal) { d.cmd.Process.Signal(s) }
 
 // hasAttachment reports whether the task holds an attachment with name and content.
 func (e *env) hasAttachment(name, content string) bool {
-	want := sha256Hex(content)
+	return e.hasAttachmentSum(name, sha256Hex(content))
+}
+
+// hasAttachmentSum reports whether the task holds an attachment with name and
+// content of the SHA-256 sum want (hex).
+func (e *env) hasAttachmentSum(name, want string) bool {
 	for _, a := range e.attachments() {
 		if a.Name == name && a.SHA256 == want {
 			return true
@@ -111,6 +116,7 @@ func (e *env) attachmentNamed(name string) bool {
 }
 
 func TestRun_LiveChanges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`recursive = true
 settle = "2s"`))
 	e.write("first.txt", "first")
@@ -181,6 +187,7 @@ settle = "2s"`))
 }
 
 func TestRun_SIGTERMDuringUploadThenRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.SetLatency(100 * time.Millisecond)
 	e.writeN(60, "t")
@@ -198,6 +205,7 @@ func TestRun_SIGTERMDuringUploadThenRestart(t *testing.T) {
 }
 
 func TestRun_UnmountedRootPausesAndResumes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(5, "u")
 	d := e.startDaemon()
@@ -224,6 +232,7 @@ func TestRun_UnmountedRootPausesAndResumes(t *testing.T) {
 }
 
 func TestRun_SIGHUPAddsFolderAndToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tokenFile := filepath.Join(e.dir, "token")
 	os.WriteFile(tokenFile, []byte("toggl_sk_wrong\n"), 0o600)
@@ -258,6 +267,7 @@ func TestRun_SIGHUPAddsFolderAndToken(t *testing.T) {
 }
 
 func TestRun_InvalidReloadKeepsOldConfig(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	d := e.startDaemon()
 	testutil.WaitUntil(t, 30*time.Second, "start", func() bool { return strings.Contains(d.stderr.String(), "watching folder") })
@@ -271,6 +281,7 @@ func TestRun_InvalidReloadKeepsOldConfig(t *testing.T) {
 }
 
 func TestRun_SIGHUPChangesFolderMidUpload(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.SetLatency(150 * time.Millisecond)
 	e.writeN(40, "h")
@@ -290,6 +301,7 @@ func TestRun_SIGHUPChangesFolderMidUpload(t *testing.T) {
 }
 
 func TestRun_SkippedFileLoggedOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`max_file_size = "16B"`))
 	e.write("big.bin", "more than sixteen bytes of content")
 	d := e.startDaemon()

@@ -30,6 +30,7 @@ func (e *env) syncUntilConverged(n int) result {
 }
 
 func TestSync_ServerErrorsAndDropsMakeNoDuplicates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(40, "u")
 	e.srv.SetFaults(focustest.Faults{
@@ -39,7 +40,7 @@ func TestSync_ServerErrorsAndDropsMakeNoDuplicates(t *testing.T) {
 		Seed:                7,
 	})
 	// Fast retries: the schedule is the engine's, shrunk for the test.
-	t.Setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
+	e.setenv("FOCUSSYNC_RETRY_INITIAL", "10ms")
 	e.syncUntilConverged(8)
 	faults := 0
 	for _, r := range e.srv.Requests() {
@@ -61,6 +62,7 @@ func TestSync_ServerErrorsAndDropsMakeNoDuplicates(t *testing.T) {
 }
 
 func TestSync_SmallQuotaConvergesWithoutBurstOf402(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withQuota(3, 2*time.Second))
 	e.writeN(45, "q") // 5 bulk uploads and a list: two windows at least
 	start := time.Now()
@@ -80,6 +82,7 @@ func TestSync_SmallQuotaConvergesWithoutBurstOf402(t *testing.T) {
 }
 
 func TestSync_RefusedFileIsIsolated(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(9, "ok")
 	e.write("bad.exe", "refused content")
@@ -111,6 +114,7 @@ func TestSync_RefusedFileIsIsolated(t *testing.T) {
 }
 
 func TestSync_EmptyCreatedBodyLearnsIDsByListing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.SetEmptyCreatedBody(true)
 	e.writeN(12, "e")
@@ -133,6 +137,7 @@ func TestSync_EmptyCreatedBodyLearnsIDsByListing(t *testing.T) {
 }
 
 func TestSync_SoftDeletedItemsInListingAreGone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.SetListDeleted(true)
 	// A soft-deleted attachment with a file's name and size must not be adopted.
@@ -155,6 +160,7 @@ func TestSync_SoftDeletedItemsInListingAreGone(t *testing.T) {
 }
 
 func TestSync_MissingRootDeletesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(5, "m")
 	e.sync()
@@ -189,6 +195,7 @@ func TestSync_MissingRootDeletesNothing(t *testing.T) {
 }
 
 func TestSync_MassDeleteGuard(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(20, "g")
 	e.sync()
@@ -208,12 +215,14 @@ func TestSync_MassDeleteGuard(t *testing.T) {
 }
 
 func TestSync_KilledDuringUploadConvergesWithoutDuplicates(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills and restarts the binary many times")
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 5 {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(1, uint64(2+round)))
 			e := newEnv(t)
 			e.srv.SetLatency(15 * time.Millisecond)
 			e.writeN(150, "k")
@@ -224,18 +233,32 @@ func TestSync_KilledDuringUploadConvergesWithoutDuplicates(t *testing.T) {
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
-				// Kill once uploads are under way, at a random moment.
+				exited := make(chan struct{})
+				go func() { cmd.Wait(); close(exited) }()
+				// Kill once uploads are under way, at a random moment, unless the
+				// sync has finished first (all files up: no more kills to make).
 				base := e.uploadsSeen()
 				deadline := time.Now().Add(20 * time.Second)
 				want := base + 1 + rng.IntN(6)
+			wait:
 				for e.uploadsSeen() < want && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
+					select {
+					case <-exited:
+						break wait
+					case <-time.After(time.Millisecond):
+					}
 				}
-				time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond)
-				cmd.Process.Signal(syscall.SIGKILL)
-				cmd.Wait()
+				select {
+				case <-exited:
+				case <-time.After(time.Duration(rng.IntN(15)) * time.Millisecond):
+					cmd.Process.Signal(syscall.SIGKILL)
+					kills++
+				}
+				<-exited
 				cancel()
-				kills++
+			}
+			if kills == 0 {
+				t.Fatalf("every sync finished before its kill: the round proves nothing")
 			}
 			r := e.syncUntilConverged(3)
 			e.assertMirrors()

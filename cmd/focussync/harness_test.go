@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,31 +33,41 @@ var (
 // focussyncBin builds the binary (with the race detector when the tests have it).
 func focussyncBin(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "focussync-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "focussync")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, ".")...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	binOnce.Do(buildBin)
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
 	return binPath
 }
 
+func buildBin() {
+	dir, err := os.MkdirTemp("", "focussync-bin-")
+	if err != nil {
+		binErr = err
+		return
+	}
+	binPath = filepath.Join(dir, "focussync")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		binErr = fmt.Errorf("go build: %v\n%s", err, out)
+	}
+}
+
+// TestMain builds the binary while the tests that do not need it run, when the
+// whole package runs (the end-to-end tests are parallel: they start after the
+// others).
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+		go binOnce.Do(buildBin)
+	}
 	code := m.Run()
+	binOnce.Do(func() {}) // a build under way ends before its directory goes
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
@@ -69,7 +81,9 @@ const (
 )
 
 // env is one end-to-end scene: an emulator, a folder mapped to a task, a config
-// and a state db.
+// and a state db. Scenes share nothing, so the tests that make one run in
+// parallel (t.Parallel): each sets what its binary needs in its own environment
+// (setenv), never in the test process's.
 type env struct {
 	t      *testing.T
 	srv    *focustest.Server
@@ -80,9 +94,13 @@ type env struct {
 	task   int64
 	extra  string // more TOML for the [[folder]] table
 
-	extraAPI  string // more TOML for [api]
-	tokenFile string // when set, the token comes from this file, not the environment
+	extraAPI  string   // more TOML for [api]
+	tokenFile string   // when set, the token comes from this file, not the environment
+	vars      []string // more environment for the binary (NAME=value)
 }
+
+// setenv sets an environment variable for every run of the binary in this scene.
+func (e *env) setenv(name, value string) { e.vars = append(e.vars, name+"="+value) }
 
 type envOption func(*env, *focustest.Options)
 
@@ -135,6 +153,11 @@ rescan = "1s"
 path = %q
 task_id = %d
 %s`, e.srv.URL, testOrg, testWS, e.extraAPI, e.state, e.folder, e.task, e.extra)
+	if !strings.Contains(e.extra, "[cluster]") {
+		// A daemon claims each task's lease before its first pass and holds the
+		// claim for lease_ttl/8 first: 1 s here rather than the default's 3.75 s.
+		cfg += "\n[cluster]\nlease_ttl = \"8s\"\n"
+	}
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -179,6 +202,7 @@ func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 	} else {
 		cmd.Env = append(cmd.Env, "FOCUS_API_TOKEN=")
 	}
+	cmd.Env = append(cmd.Env, e.vars...)
 	return cmd
 }
 

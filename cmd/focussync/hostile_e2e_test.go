@@ -225,6 +225,7 @@ func TestHostileE2E_SwapDuringQuotaWait(t *testing.T) {
 // cut short before the small file's bytes, nothing of the secret is sent, and the
 // large file goes up on the next round.
 func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	s := e.plantSecret()
 	// Larger than what the loopback socket buffers hold, so that the small file
@@ -244,7 +245,8 @@ func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 	d := e.startDaemon()
 	testutil.WaitUntil(t, 30*time.Second, "the bulk upload to stream", streaming.Load)
 	e.swapIn("z-report.txt", func(tmp string) error { return os.Symlink(s.path, tmp) })
-	testutil.WaitUntil(t, 60*time.Second, "a-big.bin to go up", func() bool { return e.hasAttachment("a-big.bin", string(big)) })
+	bigSum := sha256Hex(string(big))
+	testutil.WaitUntil(t, 60*time.Second, "a-big.bin to go up", func() bool { return e.hasAttachmentSum("a-big.bin", bigSum) })
 	d.stop()
 	s.assertNeverSent(e)
 	if e.attachmentNamed("z-report.txt") {
@@ -258,6 +260,7 @@ func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 // TestHostileE2E_TokenFileFIFO: a token_file that is a FIFO (nobody writing to
 // it) does not hang check, sync or run: each refuses it at once, naming the file.
 func TestHostileE2E_TokenFileFIFO(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	fifo := filepath.Join(e.dir, "token")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

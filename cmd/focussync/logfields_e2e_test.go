@@ -45,6 +45,7 @@ func linesWith(lines []map[string]any, msg string) []map[string]any {
 // and a file too large to send the same way, with sizes readable and exact,
 // and durations as duration strings.
 func TestLog_SameFieldsInSyncAndRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`max_file_size = "16B"`))
 	e.write("big.bin", "more than sixteen bytes of content")
 	e.write("a.txt", "0123456789")
@@ -96,6 +97,7 @@ func TestLog_SameFieldsInSyncAndRun(t *testing.T) {
 }
 
 func TestSync_UnauthorizedSaysItOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.tokenFile = filepath.Join(e.dir, "token")
 	if err := os.WriteFile(e.tokenFile, []byte("toggl_sk_wrong\n"), 0o600); err != nil {
@@ -117,6 +119,7 @@ func TestSync_UnauthorizedSaysItOnce(t *testing.T) {
 // TestRun_LogFile checks that run --log-file writes the log there (JSON lines,
 // mode 0600) and nothing to stderr.
 func TestRun_LogFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	logPath := filepath.Join(e.dir, "logs", "focussync.log")
 	e.write("a.txt", "a")

@@ -16,6 +16,7 @@ import (
 // look like their escaped form, all get distinct, readable remote names; a
 // second sync sends nothing.
 func TestSync_NonUTF8NamesStayDistinct(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	files := map[string]string{
 		"bad\xff\xfe.txt": "one",
@@ -45,6 +46,7 @@ func TestSync_NonUTF8NamesStayDistinct(t *testing.T) {
 // wrote U+FFFD for bytes that are not UTF-8 get the new names by one rename per
 // file, with no upload and no delete.
 func TestSync_OldReplacementNamesAreRenamed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	names := []string{"r\xe9sum\xe9.txt", "plain.txt", "x\xff.txt"}
 	for _, n := range names {

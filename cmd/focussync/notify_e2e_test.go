@@ -12,6 +12,7 @@ import (
 // the first pass has run, with a STATUS line; watchdog pings keep coming;
 // a SIGHUP is framed by RELOADING=1 and READY=1; SIGTERM sends STOPPING=1.
 func TestRun_NotifySystemd(t *testing.T) {
+	t.Parallel()
 	sock := listenNotify(t)
 	e := newEnv(t)
 	e.writeN(3, "f")

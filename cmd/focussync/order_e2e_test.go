@@ -6,6 +6,7 @@ import (
 )
 
 func TestSync_NaturalNameOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, n := range []string{"doc10.txt", "doc2.txt", "Doc1.txt", "doc11.txt", "notes.txt", "Appendix.txt"} {
 		e.write(n, "content of "+n)

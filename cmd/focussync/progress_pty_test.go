@@ -69,6 +69,7 @@ func screenLines(raw string) []string {
 // progress bar is up, and checks the screen: no line holds both the bar and a
 // log line, every log line is whole, and the bar is gone at the end.
 func TestSync_ProgressAndLogsOnATerminal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	second := filepath.Join(e.dir, "second")
 	if err := os.MkdirAll(second, 0o755); err != nil {

@@ -18,6 +18,7 @@ import (
 // check and by sync (a share others write to could damage it, and it would be
 // uploaded); nothing is sent.
 func TestCheck_StateDBInsideFolder(t *testing.T) {
+	t.Parallel()
 	for _, where := range []string{"state.db", "sub/dir/state.db"} {
 		t.Run(where, func(t *testing.T) {
 			var opts []envOption
@@ -72,6 +73,7 @@ func (e *env) asUnprivileged(cmd *exec.Cmd) {
 // TestSync_UnreadableFileFails: a file that cannot be read is a failure of the
 // pass: sync exits 1 naming it; the readable files still go up.
 func TestSync_UnreadableFileFails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.write("a.txt", "a")
 	e.write("secret.txt", "no")
@@ -101,6 +103,7 @@ func TestSync_UnreadableFileFails(t *testing.T) {
 // root of the file system, absurd durations, a status server reachable from other
 // machines and a base_url over plain http to another machine.
 func TestCheck_Warnings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.folder = "/"
 	e.extra = "settle = \"41610d\"\nrescan = \"30d\"\nverify = \"400d\"\n"

@@ -87,6 +87,7 @@ func TestSIGTERME2E_SyncWaits(t *testing.T) {
 // before its upload holds no upload slot and no worker: SIGTERM still ends the
 // daemon at once, with exit 0.
 func TestSIGTERME2E_RunWithFIFOSwappedIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withQuota(1, 2*time.Second))
 	e.write("a.txt", "a")
 	e.write("pipe.txt", "soon a fifo")
@@ -106,6 +107,7 @@ func TestSIGTERME2E_RunWithFIFOSwappedIn(t *testing.T) {
 // TestSIGTERME2E_CheckOnlineHungServer: check --online waiting on a server that
 // never answers ends on SIGTERM.
 func TestSIGTERME2E_CheckOnlineHungServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withQuota(1000, time.Hour))
 	e.srv.SetLatency(time.Hour)
 	p := e.start("check", "--online")

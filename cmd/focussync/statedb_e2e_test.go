@@ -71,7 +71,51 @@ func noCrash(t *testing.T, what string, r result) {
 // it is damaged; sync moves it aside and converges by adoption: one list, no
 // upload, no duplicate; run does the same and stops cleanly.
 func TestStateDB_Damaged(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	// Each case damages a good db of its own scene: the cases run in parallel.
+	type damage func(t *testing.T, good []byte, live int, rng *rand.Rand) []byte
+	truncated := func(n func(live int) int) damage {
+		return func(_ *testing.T, good []byte, live int, _ *rand.Rand) []byte { return good[:n(live)] }
+	}
+	scribbled := func(flags uint16, all bool) damage {
+		return func(t *testing.T, good []byte, _ int, rng *rand.Rand) []byte {
+			return scribble(t, good, flags, all, rng)
+		}
+	}
+	cases := []struct {
+		name   string
+		damage damage
+	}{
+		{"zero-length", func(*testing.T, []byte, int, *rand.Rand) []byte { return nil }},
+		{"truncated to 10 bytes", truncated(func(int) int { return 10 })},
+		{"truncated to 100 bytes", truncated(func(int) int { return 100 })},
+		{"truncated to one page", truncated(func(int) int { return boltPageSize })},
+		{"truncated to three pages", truncated(func(int) int { return 3 * boltPageSize })},
+		{"truncated in the middle", truncated(func(live int) int { return live / 2 })},
+		{"truncated by one byte", truncated(func(live int) int { return live - 1 })},
+		{"random bytes in both meta pages", scribbled(boltMeta, true)},
+		{"random bytes in meta page 0", scribbled(boltMeta, false)},
+		{"random bytes in the freelist", scribbled(boltFreelist, true)},
+		{"random bytes in the branch pages", scribbled(boltBranch, true)},
+		{"random bytes in the leaf pages", scribbled(boltLeaf, true)},
+	}
+	for i, c := range cases {
+		for _, how := range []string{"sync", "run"} {
+			t.Run(c.name+"/"+how, func(t *testing.T) {
+				t.Parallel()
+				e, good, live := syncedStateDB(t)
+				files := len(e.attachments())
+				recoverDamaged(t, e, c.damage(t, good, live, rand.New(rand.NewPCG(7, uint64(11+i)))), how, files)
+			})
+		}
+	}
+}
+
+// syncedStateDB makes a scene whose folder is synced, and returns it with the
+// image of its state db and the length of the pages in use.
+func syncedStateDB(t *testing.T) (e *env, good []byte, live int) {
+	t.Helper()
+	e = newEnv(t)
 	// Enough files for the files bucket to span leaf pages under a branch page.
 	e.writeN(120, "file-with-a-longish-name-")
 	e.sync()
@@ -84,34 +128,7 @@ func TestStateDB_Damaged(t *testing.T) {
 	if binary.NativeEndian.Uint64(good[boltPageSize+16+48:]) > binary.NativeEndian.Uint64(meta[48:]) {
 		meta = good[boltPageSize+16:]
 	}
-	live := int(binary.NativeEndian.Uint64(meta[40:])) * boltPageSize
-	rng := rand.New(rand.NewPCG(7, 11))
-	cases := []struct {
-		name string
-		img  []byte
-	}{
-		{"zero-length", nil},
-		{"truncated to 10 bytes", good[:10]},
-		{"truncated to 100 bytes", good[:100]},
-		{"truncated to one page", good[:boltPageSize]},
-		{"truncated to three pages", good[:3*boltPageSize]},
-		{"truncated in the middle", good[:live/2]},
-		{"truncated by one byte", good[:live-1]},
-		{"random bytes in both meta pages", scribble(t, good, boltMeta, true, rng)},
-		{"random bytes in meta page 0", scribble(t, good, boltMeta, false, rng)},
-		{"random bytes in the freelist", scribble(t, good, boltFreelist, true, rng)},
-		{"random bytes in the branch pages", scribble(t, good, boltBranch, true, rng)},
-		{"random bytes in the leaf pages", scribble(t, good, boltLeaf, true, rng)},
-	}
-	files := len(e.attachments())
-	for _, c := range cases {
-		for _, how := range []string{"sync", "run"} {
-			t.Run(c.name+"/"+how, func(t *testing.T) {
-				e.t = t
-				recoverDamaged(t, e, c.img, how, files)
-			})
-		}
-	}
+	return e, good, int(binary.NativeEndian.Uint64(meta[40:])) * boltPageSize
 }
 
 // recoverDamaged puts img at the env's state path, checks what status and check
@@ -192,6 +209,7 @@ func recoverDamaged(t *testing.T, e *env, img []byte, how string, files int) {
 // TestStateDB_ForeignFile: a file of another program at the state path is never
 // moved or changed; every command says so and exits 1.
 func TestStateDB_ForeignFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.write("a.txt", "a")
 	content := []byte("SQLite format 3\x00" + strings.Repeat("x", 10000))

@@ -51,6 +51,7 @@ func (e *env) startDaemonWithStatus() (*daemonProc, string) {
 // held deletes and the uploads counted, and the status page in chromium showing
 // the held deletes.
 func TestRun_StatusServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`max_delete = "1"`))
 	e.writeN(4, "f")
 	d, addr := e.startDaemonWithStatus()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSync_InitialThenIdle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(25, "f")
 
@@ -39,6 +40,7 @@ func TestSync_InitialThenIdle(t *testing.T) {
 }
 
 func TestSync_DryRunSendsNoWrite(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(12, "d")
 	r := e.sync("--dry-run")
@@ -70,6 +72,7 @@ func TestSync_DryRunSendsNoWrite(t *testing.T) {
 }
 
 func TestSync_RenameIsOneUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(5, "r")
 	e.sync()
@@ -98,6 +101,7 @@ func TestSync_RenameIsOneUpdate(t *testing.T) {
 }
 
 func TestSync_ContentChangeUploadsThenDeletesOld(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(3, "c")
 	e.sync()
@@ -131,6 +135,7 @@ func TestSync_ContentChangeUploadsThenDeletesOld(t *testing.T) {
 }
 
 func TestSync_DeleteRemovesAttachment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(4, "x")
 	e.sync()
@@ -146,6 +151,7 @@ func TestSync_DeleteRemovesAttachment(t *testing.T) {
 }
 
 func TestSync_InsertBetweenCostsNoUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, n := range []string{"a.txt", "c.txt", "e.txt"} {
 		e.write(n, "x "+n)
@@ -165,6 +171,7 @@ func TestSync_InsertBetweenCostsNoUpdate(t *testing.T) {
 }
 
 func TestSync_AdoptsAfterStateLoss(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeN(15, "s")
 	// A file attached by hand, that is not in the folder: never touched.
@@ -204,6 +211,7 @@ func TestSync_AdoptsAfterStateLoss(t *testing.T) {
 }
 
 func TestSync_OddFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.write("caf\xe9 menu.txt", "latin-1 name")
 	e.write("empty.txt", "")
@@ -235,6 +243,7 @@ func TestSync_OddFiles(t *testing.T) {
 }
 
 func TestSync_RenameJustMadeIsOneUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFolderTOML(`settle = "1s"`))
 	e.writeN(3, "n")
 	e.sync()
