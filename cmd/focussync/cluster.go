@@ -82,6 +82,7 @@ func reloadCluster(rt *daemonEnv, gate *cluster.Gate, old, cur config.Cluster) b
 	if err := gate.SetCoordinator(ctx, coord); err != nil {
 		rt.log.Warn("releasing the old coordinator's leases", "err", err)
 	}
+	shareQuota(rt.engine, coord, cur, rt.log)
 	rt.log.Info("[cluster] reloaded", "coordinator", cur.Coordinator, "lease_ttl", cur.LeaseTTL.String())
 	return true
 }

@@ -81,6 +81,7 @@ func runDaemon(ctx context.Context, a *app, cfgPath string, verbose bool) error 
 	if err != nil {
 		return err
 	}
+	shareQuota(rt.engine, coord, rt.cfg.Cluster, rt.log)
 	var d *daemon.Daemon
 	gate := cluster.NewGate(coord, rt.store, func(path string) { _ = d.SyncNow(path) }, rt.log)
 	d = daemon.New(rt.engine, daemon.Options{Log: rt.log, Version: v, Gate: gate})

@@ -63,6 +63,12 @@ func runSync(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer rt.Close()
+	// Hosts coordinated through etcd share one quota budget, a one-shot pass too.
+	unshare, err := shareQuotaOnce(ctx, rt.engine, rt.cfg.Cluster, rt.log)
+	if err != nil {
+		return err
+	}
+	defer unshare()
 
 	bar := newProgressBar(con)
 	opt := syncer.PassOptions{DryRun: *dry, AllowMassDelete: *allowMass, ListFirst: *relist, Progress: bar.update, WaitSettle: !*dry}
