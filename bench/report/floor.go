@@ -6,14 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/focussync/focussync/bench/internal/benchenv"
+	"github.com/focussync/focussync/bench/internal/naive"
+	"github.com/focussync/focussync/focus/focustest"
 )
 
 // holdEnv, set to a count, makes the report's binary the memory floor's child:
@@ -82,4 +86,60 @@ func holderMem(ctx context.Context, n int) (benchenv.Mem, error) {
 	}
 	sleepCtx(ctx, time.Second)
 	return benchenv.ReadMem(cmd.Process.Pid)
+}
+
+// bareEnv, set to an emulator's URL, makes the report's binary the upload floor's
+// child: it sends the files named on its stdin (one path a line) to that emulator
+// in bulk creates of 10 from two concurrent bare loops, as bareUpload does, so
+// that the memory of a bare uploader can be measured beside focussync's.
+const bareEnv = "FOCUSSYNC_BENCH_BARE"
+
+// bareChild is the upload floor's child process.
+func bareChild(url string) int {
+	var files []naive.BareFile
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		files = append(files, naive.BareFile{Path: sc.Text(), Name: filepath.Base(sc.Text())})
+	}
+	err := sc.Err()
+	if err == nil {
+		err = naive.BareBulk(context.Background(), &http.Client{}, url, benchenv.Org, benchenv.Workspace, 101, benchenv.Token, files, 2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bare uploader: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// bareRSS runs the upload floor's child over files against a fresh emulator and
+// returns its peak RSS (VmHWM, sampled every 20 ms).
+func bareRSS(ctx context.Context, files []naive.BareFile) (int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("bare uploader: %w", err)
+	}
+	srv := focustest.NewServer(focustest.Options{Token: benchenv.Token})
+	defer srv.Close()
+	var list strings.Builder
+	for _, f := range files {
+		list.WriteString(f.Path + "\n")
+	}
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), bareEnv+"="+srv.URL)
+	cmd.Stdin = strings.NewReader(list.String())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("bare uploader: %w", err)
+	}
+	peak := benchenv.WatchPeak(cmd.Process.Pid)
+	err = cmd.Wait()
+	hwm := <-peak
+	if err != nil {
+		return 0, fmt.Errorf("bare uploader: %w", err)
+	}
+	if got := len(srv.Attachments(101)); got != len(files) {
+		return 0, fmt.Errorf("bare uploader: %d attachments for %d files", got, len(files))
+	}
+	return hwm, nil
 }

@@ -35,6 +35,9 @@ func main() {
 	if n := os.Getenv(holdEnv); n != "" {
 		os.Exit(holdRecords(n)) // the memory floor's child process
 	}
+	if url := os.Getenv(bareEnv); url != "" {
+		os.Exit(bareChild(url)) // the upload floor's child process
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *soakFor == 0 {
@@ -283,6 +286,7 @@ const initialIntro = "A fresh task, the emulator without latency and with an unl
 	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by bare loops of HTTP requests " +
 	"(bench/internal/naive.BareBulk) to a fresh emulator: one loop, and two concurrent loops (a client that keeps two requests in flight); " +
 	"each floor adds hash and upload times, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
+	"The floor of the peak RSS is a bare uploader in a process of its own (the report's binary as a child, two loops of bare bulk creates), sampled as `sync` is. " +
 	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
 const rescanIntro = "A tree of 100 folders of 1,000 small files. First watcher.Scan alone with a cache from the previous snapshot (what every pass does); " +

@@ -32,12 +32,13 @@ type initialResult struct {
 	ours, hash time.Duration
 	bare       [2]time.Duration // bare uploads by one loop, by two concurrent loops
 	peakRSS    int64
+	bareRSS    int64 // peak RSS of a bare uploader process (two loops)
 	requests   int
 }
 
 // initialHeader is the table head of initialResult.row.
-const initialHeader = "| initial sync | tree | focussync `sync` | floor, 1 uploader: hash + bare uploads | ratio | floor, 2 uploaders: hash + bare uploads | ratio | peak RSS of `sync` | requests |\n" +
-	"| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+const initialHeader = "| initial sync | tree | focussync `sync` | floor, 1 uploader: hash + bare uploads | ratio | floor, 2 uploaders: hash + bare uploads | ratio | peak RSS of `sync` | floor: peak RSS of a bare uploader process (2 loops) | ratio | requests |\n" +
+	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
 
 func (r initialResult) row() string {
 	floors := ""
@@ -46,9 +47,9 @@ func (r initialResult) row() string {
 		floors += fmt.Sprintf(" %s + %s = %s | **%.2f** |", r.hash.Round(10*time.Millisecond), bare.Round(10*time.Millisecond),
 			floor.Round(10*time.Millisecond), r.ours.Seconds()/floor.Seconds())
 	}
-	return fmt.Sprintf("| %s | %d files, %s | %s (%.0f files/s) |%s %s | %d |",
+	return fmt.Sprintf("| %s | %d files, %s | %s (%.0f files/s) |%s %s | %s | **%.2f** | %d |",
 		r.spec.label, r.files, benchenv.MiB(r.bytes), r.ours.Round(10*time.Millisecond), float64(r.files)/r.ours.Seconds(),
-		floors, benchenv.MiB(r.peakRSS), r.requests)
+		floors, benchenv.MiB(r.peakRSS), benchenv.MiB(r.bareRSS), float64(r.peakRSS)/float64(max(1, r.bareRSS)), r.requests)
 }
 
 // makeTree writes spec's files into dir and returns them sorted.
@@ -161,6 +162,9 @@ func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf f
 		if b, err := bareUpload(ctx, files, i+1); err == nil && b < res.bare[i] {
 			res.bare[i] = b
 		}
+	}
+	if res.bareRSS, err = bareRSS(ctx, files); err != nil {
+		return fail(err)
 	}
 	got := env.Srv.Attachments(env.Task())
 	if len(got) != len(files) {

@@ -190,30 +190,16 @@ func (e *Env) Run(ctx context.Context, sampleRSS bool, args ...string) (Result, 
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("start focussync %v: %w", args, err)
 	}
-	var peak int64
-	done := make(chan struct{})
+	var peak <-chan int64
 	if sampleRSS {
-		go func() {
-			defer close(done)
-			pid := cmd.Process.Pid
-			for {
-				if m, err := ReadMem(pid); err == nil && m.HWM > peak {
-					peak = m.HWM
-				} else if err != nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	} else {
-		close(done)
+		peak = WatchPeak(cmd.Process.Pid)
 	}
-	// The sampler stops when /proc/<pid> no longer reports memory: the process
-	// has exited (a zombie has no VmHWM) or was reaped by Wait.
 	err := cmd.Wait()
 	wall := time.Since(start)
-	<-done
-	r := Result{Stdout: out.String(), Stderr: errb.String(), Wall: wall, PeakRSS: peak}
+	r := Result{Stdout: out.String(), Stderr: errb.String(), Wall: wall}
+	if peak != nil {
+		r.PeakRSS = <-peak
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mem is a process's resident memory, from /proc/<pid>/status.
@@ -16,6 +17,26 @@ type Mem struct {
 	HWM  int64 // VmHWM (peak RSS), bytes
 	Anon int64 // RssAnon: the heap, stacks and other private memory, bytes
 	File int64 // RssFile: mapped files (the binary, the state db's mmap), bytes
+}
+
+// WatchPeak samples the VmHWM of pid every 20 ms and sends the highest value seen
+// once /proc/<pid> no longer reports memory: the process has exited (a zombie has
+// no VmHWM) or was reaped by Wait.
+func WatchPeak(pid int) <-chan int64 {
+	peak := make(chan int64, 1)
+	go func() {
+		var hwm int64
+		for {
+			m, err := ReadMem(pid)
+			if err != nil {
+				peak <- hwm
+				return
+			}
+			hwm = max(hwm, m.HWM)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return peak
 }
 
 // ReadMem reads VmRSS, VmHWM, RssAnon and RssFile of pid. It fails once the
