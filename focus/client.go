@@ -252,10 +252,12 @@ func addFile(b *bodyBuilder, field string, u *Upload) error {
 func (c *Client) upload(ctx context.Context, op string, ep Endpoint, t Task, suffix string, mb *multipartBody, want int) ([]Attachment, error) {
 	rq := request{op: op, ep: ep, task: t, method: http.MethodPost, path: suffix, multipart: mb}
 	body, err := c.do(ctx, &rq)
+	// Also when the server refused the files: a refused file's hash tells
+	// whether it changed before it is sent again.
+	rq.state.publishSums(mb)
 	if err != nil {
 		return nil, err
 	}
-	rq.state.publishSums(mb)
 	as, err := ParseCreated(body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

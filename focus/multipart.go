@@ -204,7 +204,8 @@ func (s *sendState) summed(u *Upload, sum string) {
 }
 
 // publishSums stores in each Upload.Sum of the body the SHA-256 of its bytes
-// sent. The caller's goroutine does it, once the request is answered.
+// sent, for the files read to their end. The caller's goroutine does it, once
+// the request is over.
 func (s *sendState) publishSums(m *multipartBody) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

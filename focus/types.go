@@ -48,8 +48,9 @@ func (a Attachment) Deleted() bool { return a.DeletedAt != nil && !a.DeletedAt.I
 // it was sent).
 //
 // A file that was not hashed beforehand is hashed while it is sent: with Sum set,
-// a successful Create or BulkCreate stores there the SHA-256 of the bytes sent, so
-// each file is read once.
+// Create and BulkCreate store there the SHA-256 of the bytes sent once the file
+// was read to its end and passed the checks (also when the server then refused
+// the request), so each file is read once.
 type Upload struct {
 	Root         string    // the folder Path is relative to; "" when Path is a local path
 	Path         string    // the file to stream
@@ -58,7 +59,7 @@ type Upload struct {
 	Inode        uint64    // inode the file must have; 0: not checked
 	Hash         string    // hex SHA-256 the sent bytes must have; "": not checked
 	ModTime      time.Time // mtime the file must still have once read; zero: not checked
-	Sum          *string   // receives the hex SHA-256 of the bytes sent, on success; nil: not asked
+	Sum          *string   // receives the hex SHA-256 of the bytes sent; nil: not asked
 	Name         string    // attachment name
 	DisplayOrder int64
 	ContentType  string // part Content-Type; detected from Name when empty

@@ -163,3 +163,30 @@ func TestEngine_NewFilesHashedWhileSent(t *testing.T) {
 		t.Errorf("upload requests = %d, want at least 3 (2 batches, one cut short and sent again)", ups)
 	}
 }
+
+// TestEngine_NewRefusedFileSentOnce: a new file, hashed while it is sent, that the
+// server refuses is recorded with the hash of what was refused, so it is not sent
+// again until it changes.
+func TestEngine_NewRefusedFileSentOnce(t *testing.T) {
+	e := newEngineEnv(t)
+	e.srv.RejectNames("*.exe")
+	e.write(t, "tool.exe", "MZ, refused")
+	res, err := e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{WaitSettle: true})
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if len(res.Failed) != 1 {
+		t.Fatalf("failures = %+v, want tool.exe refused", res.Failed)
+	}
+	res, err = e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{WaitSettle: true})
+	if err != nil {
+		t.Fatalf("second Sync: %v", err)
+	}
+	var sent []focus.Endpoint
+	for _, r := range e.srv.Requests() {
+		sent = append(sent, r.Endpoint)
+	}
+	if len(sent) != 2 || sent[1] != focus.EndpointCreate {
+		t.Errorf("requests = %v, want one list and one create in all", sent)
+	}
+}
