@@ -148,7 +148,7 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 	}
 	switch {
 	case out.Class == ClassUnauthorized:
-		return p.folderError("upload", err)
+		return p.folderError("upload", out)
 	case out.Class == ClassRefused && len(files) == 1:
 		return p.refuse(files[0], err)
 	case out.Class == ClassRefused:
@@ -319,7 +319,7 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 		switch out.Class {
 		case ClassDone, ClassNotFound: // gone, as it should be
 		case ClassCanceled, ClassUnauthorized:
-			return p.folderError("delete old version", out.Err)
+			return p.folderError("delete old version", out)
 		default:
 			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, out.Err))
 			continue
@@ -357,7 +357,7 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 	switch out.Class {
 	case ClassDone, ClassNotFound: // gone, as it should be
 	case ClassCanceled, ClassUnauthorized:
-		return p.folderError("delete", out.Err)
+		return p.folderError("delete", out)
 	default:
 		p.fail(d.Path, "delete: "+out.Err.Error())
 		return p.commit(state.Change{EndIntents: []uint64{in.ID}})
@@ -413,7 +413,7 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		p.log.Info("attachment is gone from Focus; the file will be uploaded again", "file", u.Path, "attachment", u.AttachmentID)
 		c.Delete = []string{from}
 	case ClassCanceled, ClassUnauthorized:
-		return p.folderError("update", out.Err)
+		return p.folderError("update", out)
 	default:
 		p.fail(u.Path, "update: "+out.Err.Error())
 	}

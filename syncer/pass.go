@@ -180,7 +180,7 @@ func (p *pass) list(ctx context.Context, pri Priority) ([]focus.Attachment, erro
 		return err
 	})
 	if !out.OK() {
-		return nil, p.folderError("list task", out.Err)
+		return nil, p.folderError("list task", out)
 	}
 	p.res.Listed = true
 	live := items[:0]
@@ -192,20 +192,23 @@ func (p *pass) list(ctx context.Context, pri Priority) ([]focus.Attachment, erro
 	return live, nil
 }
 
-// folderError turns a failure that stops the folder into the error Sync returns.
-func (p *pass) folderError(what string, err error) error {
+// folderError turns the outcome of a request that stops the folder (a cancelled
+// pass, a refused token, a listing that failed) into the error Sync returns.
+func (p *pass) folderError(what string, out Outcome) error {
+	err := out.Err
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	const remedy = "check the API token: FOCUS_API_TOKEN or [api] token_file"
 	if fe := (*focus.Error)(nil); errors.As(err, &fe) && strings.HasPrefix(fe.Op, what) {
 		// The client's error names the request already ("list task 101: ...").
-		if focus.KindOf(err) == focus.KindAuth {
-			return fmt.Errorf("%w: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, unauthorized{err})
+		if out.Class == ClassUnauthorized {
+			return fmt.Errorf("%w: %w (%s)", ErrFatal, unauthorized{err}, remedy)
 		}
 		return fmt.Errorf("folder %s: %w", p.f.Path, err)
 	}
-	if focus.KindOf(err) == focus.KindAuth {
-		return fmt.Errorf("%w: %s: %w (check the API token: FOCUS_API_TOKEN or [api] token_file)", ErrFatal, what, unauthorized{err})
+	if out.Class == ClassUnauthorized {
+		return fmt.Errorf("%w: %s: %w (%s)", ErrFatal, what, unauthorized{err}, remedy)
 	}
 	return fmt.Errorf("%s for folder %s: %w", what, p.f.Path, err)
 }
