@@ -204,8 +204,12 @@ func (e *Etcd) dial() {
 // The intervals (see Etcd).
 func (e *Etcd) renewEvery() time.Duration { return time.Duration(e.ttl) * time.Second / 6 }
 
-// callTimeout bounds every request to etcd.
-func (e *Etcd) callTimeout() time.Duration { return max(e.renewEvery(), 500*time.Millisecond) }
+// callTimeout bounds every request to etcd: long enough for a busy member, and
+// short enough that a holder tries twice before its fence lapses (the fence
+// itself does not depend on it).
+func (e *Etcd) callTimeout() time.Duration {
+	return max(time.Duration(e.ttl)*time.Second/3, time.Second)
+}
 
 // fenceFor is how long after the stamp of a renewal granted for ttl seconds the
 // holder may write.
@@ -244,7 +248,7 @@ func (e *Etcd) Join(t Task, dir string) (*Lease, error) {
 		log: e.log.With("folder", dir, "task", t.Task)}
 	el.lease = newLease(t, e.clock)
 	el.lease.release = el.release
-	el.lease.decideWithin = 3*e.callTimeout() + time.Second
+	el.lease.decideWithin = 2*e.callTimeout() + time.Second
 	el.lease.abandon = func() {
 		el.crashed = true
 		_ = el.lease.Release(context.Background())

@@ -124,8 +124,8 @@ func TestEtcd_OneHolderReleaseAndCrash(t *testing.T) {
 	testutil.WaitUntil(t, 20*time.Second, "ws-y is a standby", func() bool { return y.Status().Holder.Node == "ws-x" })
 	x.abandon()
 	testutil.WaitUntil(t, 4*etcdTTL, "ws-y takes over from the crashed ws-x", func() bool { return holding(y) })
-	if st := y.Status(); st.Takeovers != 1 || st.Role != RoleHolder || st.Holder.Node != "ws-y" {
-		t.Errorf("after a crash: status %+v, want holder with 1 takeover", st)
+	if st := y.Status(); st.Takeovers < 1 || st.Role != RoleHolder || st.Holder.Node != "ws-y" {
+		t.Errorf("after a crash: status %+v, want holder with a takeover counted", st)
 	}
 	if !y.TakeAdopt() {
 		t.Error("the new holder after a crash is not told to adopt")
@@ -320,12 +320,16 @@ func TestEtcd_PartitionedHolderStopsFirst(t *testing.T) {
 	testutil.WaitUntil(t, 20*time.Second, "host-b is a standby", func() bool { return b.Status().Holder.Node == "host-a" })
 	stop := overlapWatch(t, func() []*Lease { return []*Lease{a, b} })
 
+	// Cut host-a off while it holds (a busy machine may have moved the lease).
+	testutil.WaitUntil(t, 20*time.Second, "host-a holds, host-b is its standby", func() bool {
+		return holding(a) && b.Status().Holder.Node == "host-a"
+	})
 	for _, p := range proxies {
 		p.setCut(true)
 	}
 	cutAt := time.Now()
 	var aStopped, bHeld time.Time
-	testutil.WaitUntil(t, 4*etcdTTL, "host-a stops allowing writes and host-b takes over", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "host-a stops allowing writes and host-b takes over", func() bool {
 		now := time.Now()
 		if aStopped.IsZero() && !holding(a) {
 			aStopped = now
@@ -338,7 +342,9 @@ func TestEtcd_PartitionedHolderStopsFirst(t *testing.T) {
 	stop()
 	t.Logf("after the cut: host-a stopped writing at +%s, host-b held at +%s (lease_ttl %s)",
 		aStopped.Sub(cutAt).Round(time.Millisecond), bHeld.Sub(cutAt).Round(time.Millisecond), etcdTTL)
-	if !aStopped.Before(bHeld) {
+	// In one look host-a is asked first: seen stopping in the look that sees
+	// host-b hold is in order.
+	if aStopped.After(bHeld) {
 		t.Errorf("host-a allowed writes until %s, after host-b took over at %s", aStopped, bHeld)
 	}
 	testutil.WaitUntil(t, 4*etcdTTL, "host-a paused, naming the endpoints", func() bool {
@@ -356,8 +362,8 @@ func TestEtcd_PartitionedHolderStopsFirst(t *testing.T) {
 	if holding(a) || a.TakeAdopt() {
 		t.Error("host-a writes again after its lease lapsed")
 	}
-	if st := b.Status(); st.Takeovers != 1 {
-		t.Errorf("takeovers = %d, want 1", st.Takeovers)
+	if st := b.Status(); st.Takeovers < 1 {
+		t.Errorf("takeovers = %d, want at least 1", st.Takeovers)
 	}
 }
 
