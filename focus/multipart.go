@@ -261,32 +261,37 @@ func (m *multipartBody) reader(state *sendState) *bodyReader {
 	return &bodyReader{body: m, state: state}
 }
 
-// Read implements io.Reader.
+// Read implements io.Reader. It fills p from as many segments as fit, so that a
+// body of small files goes out in few writes rather than one per segment.
 func (r *bodyReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for r.err == nil {
+	n := 0
+	for n < len(p) && r.err == nil {
 		if r.i >= len(r.body.segs) {
+			if n > 0 {
+				return n, nil
+			}
 			return 0, io.EOF
 		}
 		seg := r.body.segs[r.i]
 		if seg.up == nil {
-			n := copy(p, seg.data[r.off:])
-			r.advance(int64(n), int64(len(seg.data)))
-			return n, nil
+			m := copy(p[n:], seg.data[r.off:])
+			r.advance(int64(m), int64(len(seg.data)))
+			n += m
+			continue
 		}
-		n, err := r.readFile(seg.up, p)
+		m, err := r.readFile(seg.up, p[n:])
+		r.state.sent.Add(int64(m))
+		n += m
 		if err != nil {
 			r.err = r.state.fail(err)
 			r.closeFile()
-		}
-		if n > 0 || err != nil {
-			r.state.sent.Add(int64(n))
 			return n, err
 		}
+	}
+	if n > 0 || len(p) == 0 {
+		return n, nil
 	}
 	return 0, r.err
 }

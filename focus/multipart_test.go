@@ -3,6 +3,7 @@ package focus
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"os"
@@ -50,6 +51,42 @@ func TestBodyReader_LengthAndReplay(t *testing.T) {
 		if p.FormName() != want {
 			t.Errorf("part %q, want %q", p.FormName(), want)
 		}
+	}
+}
+
+// TestBodyReader_SmallFilesInOneRead: a bulk body of ten small files fits in one
+// read of a large buffer (one write on the connection, not one per part), and
+// holds every field and file.
+func TestBodyReader_SmallFilesInOneRead(t *testing.T) {
+	dir := t.TempDir()
+	b := newBodyBuilder()
+	var us []Upload
+	for i := range 10 {
+		name := fmt.Sprintf("small%d.txt", i)
+		us = append(us, writeFile(t, dir, name, []byte(strings.Repeat(name, 20)), int64(i)))
+		b.field(fmt.Sprintf("names[%d]", i), name)
+	}
+	for i := range us {
+		if err := addFile(b, "files", &us[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb := b.finish()
+	r := mb.reader(&sendState{})
+	buf := make([]byte, 32<<10)
+	n, err := r.Read(buf)
+	if err != nil || int64(n) != mb.length {
+		t.Fatalf("first read: %d bytes, %v; want the whole body, %d bytes", n, err, mb.length)
+	}
+	if n, err := r.Read(buf); n != 0 || err != io.EOF {
+		t.Errorf("second read: %d, %v; want 0, EOF", n, err)
+	}
+	form, err := multipart.NewReader(bytes.NewReader(buf[:mb.length]), strings.TrimPrefix(mb.contentType, "multipart/form-data; boundary=")).ReadForm(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(form.Value) != 10 || len(form.File["files"]) != 10 {
+		t.Errorf("form holds %d fields and %d files, want 10 and 10", len(form.Value), len(form.File["files"]))
 	}
 }
 
