@@ -2,7 +2,6 @@ package state
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -168,53 +167,4 @@ func (s *Store) view(op string, fn func(tx *bolt.Tx) error) error {
 // update runs a write transaction under guard.
 func (s *Store) update(op string, fn func(tx *bolt.Tx) error) error {
 	return guard(s.path, op, func() error { return s.db.Update(fn) })
-}
-
-// checkLayout decodes every value the store holds, so that a damaged record is
-// found at open rather than in the middle of a pass.
-func (s *Store) checkLayout() error {
-	return s.view("check", func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, fb *bolt.Bucket) error {
-			if bytes.Equal(name, bucketMeta) {
-				return nil
-			}
-			if _, err := parseBucketName(name); err != nil {
-				return err
-			}
-			if _, err := readMeta(fb); err != nil {
-				return fmt.Errorf("bucket %q: %w", name, err)
-			}
-			if b := fb.Bucket(bucketFiles); b != nil {
-				err := b.ForEach(func(p, v []byte) error {
-					// A sealed value whose checksum holds was written whole by this
-					// code; only older values need a full decode.
-					var err error
-					if len(v) > 0 && v[0] == sealedFormat {
-						_, _, err = peekRecord(p, v)
-					} else {
-						_, err = decodeRecord(p, v)
-					}
-					if err != nil {
-						return fmt.Errorf("bucket %q: file %q: %w", name, p, err)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-			if b := fb.Bucket(bucketIntents); b != nil {
-				return b.ForEach(func(id, v []byte) error {
-					if len(id) != 8 {
-						return fmt.Errorf("bucket %q: intent key %x: not 8 bytes", name, id)
-					}
-					if _, err := decodeIntent(binary.BigEndian.Uint64(id), v); err != nil {
-						return fmt.Errorf("bucket %q: intent %x: %w", name, id, err)
-					}
-					return nil
-				})
-			}
-			return nil
-		})
-	})
 }

@@ -53,9 +53,9 @@ type Store struct {
 
 // Open opens the state database at path, creating it (0600, and its directory 0700)
 // and bringing its schema up to date unless opts.ReadOnly is set. Before bbolt maps
-// the file, Open checks its whole structure with plain reads (see verifyImage), and
-// then decodes every value, so that damage is found here and not in the middle of a
-// pass. It fails with an error wrapping ErrLocked when another process holds the
+// the file, Open checks its whole structure and decodes every value with plain
+// reads, in one walk of its pages (see walkImage), so that damage is found here
+// and not in the middle of a pass. It fails with an error wrapping ErrLocked when another process holds the
 // database, ErrNewerSchema when a newer focussync wrote it, ErrCorrupt when it is
 // damaged (unless opts.MoveAsideDamaged), ErrForeign when it is another program's
 // file, and fs.ErrNotExist for a read-only open of a missing file.
@@ -141,8 +141,15 @@ func openOnce(path string, opts Options, migs []migration) (*Store, error) {
 			kind: ErrCorrupt,
 		}
 	}
+	var layout error // a value or bucket that focussync's layout does not allow
 	if fi.Size() > 0 {
-		err := guard(path, "verify", func() error { return verifyImage(f, fi.Size()) })
+		err := guard(path, "verify", func() error {
+			v, err := walkImage(f, fi.Size())
+			if v != nil {
+				layout = v.layout
+			}
+			return err
+		})
 		if err != nil {
 			var head [16]byte
 			n, _ := f.ReadAt(head[:], 0)
@@ -171,12 +178,11 @@ func openOnce(path string, opts Options, migs []migration) (*Store, error) {
 		return nil, aside(err)
 	}
 	s := &Store{db: db, path: path, readOnly: opts.ReadOnly}
+	// The schema first: a file of another program or of a newer focussync
+	// is reported as such, not as a damaged one.
 	err = s.upgrade(migs)
-	if err == nil {
-		err = s.checkLayout()
-		if err != nil {
-			err = s.corrupt(err)
-		}
+	if err == nil && layout != nil {
+		err = s.corrupt(layout)
 	}
 	if err != nil {
 		err = aside(err)

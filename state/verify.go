@@ -137,7 +137,7 @@ func walkImage(r io.ReaderAt, size int64) (*verifier, error) {
 	if m.root < 2 || m.root >= m.hwm {
 		return nil, fmt.Errorf("the root bucket's page %d is outside the file's %d pages", m.root, m.hwm)
 	}
-	if err := v.tree(m.root, nil, nil, 0); err != nil {
+	if err := v.tree(m.root, nil, nil, 0, bucketAt{kind: inRoot}); err != nil {
 		return nil, err
 	}
 	for id := range free {
@@ -159,6 +159,10 @@ type verifier struct {
 	// the next: a page's keys bound its children's, so it stays unchanged while
 	// the pages below it are read into the deeper buffers.
 	bufs [][]byte
+	// layout is the first value or bucket found that focussync's layout does
+	// not allow (see bucketAt). It does not stop the walk: whether the file is
+	// focussync's at all is decided later, from its buckets, by Open.
+	layout error
 }
 
 func (v *verifier) mark(id uint64)        { v.seen[id/64] |= 1 << (id % 64) }
@@ -246,7 +250,7 @@ const maxDepth = 64
 
 // tree checks the page tree rooted at page id: every key at or above lo and
 // below hi (nil: unbounded).
-func (v *verifier) tree(id uint64, lo, hi []byte, depth int) error {
+func (v *verifier) tree(id uint64, lo, hi []byte, depth int, in bucketAt) error {
 	if depth > maxDepth {
 		return fmt.Errorf("pages nest deeper than %d levels at page %d", maxDepth, id)
 	}
@@ -268,13 +272,13 @@ func (v *verifier) tree(id uint64, lo, hi []byte, depth int) error {
 			if i+1 < len(keys) {
 				next = keys[i+1]
 			}
-			if err := v.tree(c, keys[i], next, depth+1); err != nil {
+			if err := v.tree(c, keys[i], next, depth+1, in); err != nil {
 				return err
 			}
 		}
 		return nil
 	default:
-		if err := v.leaf(p, lo, hi, depth); err != nil {
+		if err := v.leaf(p, lo, hi, depth, in); err != nil {
 			return fmt.Errorf("leaf page %d: %w", id, err)
 		}
 		return nil
@@ -305,8 +309,9 @@ func branchElems(p []byte) ([][]byte, []uint64, error) {
 	return keys, children, nil
 }
 
-// leaf checks a leaf page (p starts at its header) and the buckets it holds.
-func (v *verifier) leaf(p []byte, lo, hi []byte, depth int) error {
+// leaf checks a leaf page (p starts at its header) of the bucket in, the
+// buckets it holds and, against focussync's layout, its values.
+func (v *verifier) leaf(p []byte, lo, hi []byte, depth int, in bucketAt) error {
 	n := int(ne.Uint16(p[10:]))
 	if pageHeaderSize+n*elemSize > len(p) {
 		return fmt.Errorf("%d elements do not fit in the page", n)
@@ -324,8 +329,11 @@ func (v *verifier) leaf(p []byte, lo, hi []byte, depth int) error {
 		val := p[start+ksize : start+ksize+vsize]
 		switch flags {
 		case 0:
+			if v.layout == nil {
+				v.layout = in.checkValue(key, val)
+			}
 		case bucketLeafFlag:
-			if err := v.bucket(val, depth+1); err != nil {
+			if err := v.bucket(val, depth+1, v.child(in, key)); err != nil {
 				return fmt.Errorf("bucket %q: %w", key, err)
 			}
 		default:
@@ -340,7 +348,7 @@ func (v *verifier) leaf(p []byte, lo, hi []byte, depth int) error {
 }
 
 // bucket checks a bucket's header and its pages: a page tree, or an inline leaf page.
-func (v *verifier) bucket(val []byte, depth int) error {
+func (v *verifier) bucket(val []byte, depth int, in bucketAt) error {
 	if depth > maxDepth {
 		return fmt.Errorf("buckets nest deeper than %d levels", maxDepth)
 	}
@@ -349,7 +357,7 @@ func (v *verifier) bucket(val []byte, depth int) error {
 	}
 	root := ne.Uint64(val)
 	if root != 0 {
-		return v.tree(root, nil, nil, depth)
+		return v.tree(root, nil, nil, depth, in)
 	}
 	inline := val[bucketHeaderSize:]
 	if len(inline) < pageHeaderSize {
@@ -358,7 +366,7 @@ func (v *verifier) bucket(val []byte, depth int) error {
 	if f := ne.Uint16(inline[8:]); f != leafPageFlag {
 		return fmt.Errorf("inline page has type %#x, not a leaf", f)
 	}
-	return v.leaf(inline, nil, nil, depth)
+	return v.leaf(inline, nil, nil, depth, in)
 }
 
 // checkOrder checks that keys ascend strictly, the first at or above lo and all below hi.
@@ -385,6 +393,88 @@ func keyInOrder(i int, prev, k, lo, hi []byte) error {
 	}
 	if hi != nil && bytes.Compare(k, hi) >= 0 {
 		return fmt.Errorf("key %q sorts after the next key %q of its parent", k, hi)
+	}
+	return nil
+}
+
+// bucketAt is the bucket a walk is in, as focussync's layout (schema.go) sees it, so
+// that the walk that checks the pages also checks every value: the file is read
+// once at open, not once for its pages and again through bbolt for its values.
+type bucketAt struct {
+	kind   bucketKind
+	folder []byte // the folder bucket's name, in and below a folder bucket
+}
+
+type bucketKind uint8
+
+const (
+	inOther      bucketKind = iota // a bucket whose values are not checked (the store-wide one)
+	inRoot                         // the root: the store-wide bucket and one bucket per folder
+	inFolder                       // a folder's bucket
+	inFiles                        // a folder's records
+	inIntents                      // a folder's open intents
+	inFolderMeta                   // a folder's meta
+)
+
+// child returns the bucket named name within in, and notes a bucket at the
+// root that is neither the store-wide one nor a folder's.
+func (v *verifier) child(in bucketAt, name []byte) bucketAt {
+	switch in.kind {
+	case inRoot:
+		if bytes.Equal(name, bucketMeta) {
+			return bucketAt{kind: inOther}
+		}
+		if _, err := parseBucketName(name); err != nil {
+			if v.layout == nil {
+				v.layout = err
+			}
+			return bucketAt{kind: inOther}
+		}
+		return bucketAt{kind: inFolder, folder: name}
+	case inFolder:
+		switch {
+		case bytes.Equal(name, bucketFiles):
+			return bucketAt{kind: inFiles, folder: in.folder}
+		case bytes.Equal(name, bucketIntents):
+			return bucketAt{kind: inIntents, folder: in.folder}
+		case bytes.Equal(name, keyMeta):
+			return bucketAt{kind: inFolderMeta, folder: in.folder}
+		}
+	}
+	return bucketAt{kind: inOther}
+}
+
+// checkValue decodes the value val stored under key in the bucket in, as Load
+// and Stats will: a damaged record is found at open, not in the middle of a pass.
+func (in bucketAt) checkValue(key, val []byte) error {
+	switch in.kind {
+	case inRoot:
+		return fmt.Errorf("a value %q outside any bucket", key)
+	case inFiles:
+		// A sealed value whose checksum holds was written whole by this code;
+		// only older values need a full decode.
+		var err error
+		if len(val) > 0 && val[0] == sealedFormat {
+			_, _, err = peekRecord(key, val)
+		} else {
+			_, err = decodeRecord(key, val)
+		}
+		if err != nil {
+			return fmt.Errorf("bucket %q: file %q: %w", in.folder, key, err)
+		}
+	case inIntents:
+		if len(key) != 8 {
+			return fmt.Errorf("bucket %q: intent key %x: not 8 bytes", in.folder, key)
+		}
+		if _, err := decodeIntent(binary.BigEndian.Uint64(key), val); err != nil {
+			return fmt.Errorf("bucket %q: intent %x: %w", in.folder, key, err)
+		}
+	case inFolderMeta:
+		if bytes.Equal(key, keyMeta) {
+			if _, err := decodeMeta(val); err != nil {
+				return fmt.Errorf("bucket %q: meta: %w", in.folder, err)
+			}
+		}
 	}
 	return nil
 }
