@@ -35,6 +35,7 @@ type gateLease struct {
 	lease *Lease
 	hw    *handoverWriter // used by the folder's worker only
 	stop  chan struct{}
+	watch sync.Once // starts watch, at the end of the first turn's wait
 
 	failing string // the last handover error logged
 }
@@ -69,6 +70,13 @@ func (g *Gate) Turn(ctx context.Context, f config.Folder) daemon.Turn {
 	// The first pass waits until this process knows whether it holds the lease,
 	// so that it is a real pass when it does (readiness waits for it).
 	l.Await(ctx, l.decideWithin)
+	if gl := g.gateLease(f); gl != nil {
+		// From now on a change of hands wakes the worker. The changes met while
+		// joining and deciding are this turn's own: they must not start a
+		// second pass right after the first.
+		ch := l.Changed()
+		gl.watch.Do(func() { go g.watch(f.Path, gl, ch) })
+	}
 	if err := l.Check(); err != nil {
 		if st := l.Status(); st.Role == RolePaused {
 			return daemon.Turn{Paused: st.Reason}
@@ -171,14 +179,13 @@ func (g *Gate) lease(f config.Folder) *Lease {
 	}
 	gl := &gateLease{lease: l, hw: newHandoverWriter(nil, f.Path, f.TaskID), stop: make(chan struct{})}
 	g.leases[k] = gl
-	go g.watch(f.Path, gl)
 	return l
 }
 
-// watch wakes the folder's worker whenever its lease changes hands.
-func (g *Gate) watch(path string, gl *gateLease) {
+// watch wakes the folder's worker whenever its lease changes hands, from the
+// moment ch (the lease's Changed channel) was taken.
+func (g *Gate) watch(path string, gl *gateLease, ch <-chan struct{}) {
 	for {
-		ch := gl.lease.Changed()
 		select {
 		case <-gl.stop:
 			return
@@ -187,6 +194,7 @@ func (g *Gate) watch(path string, gl *gateLease) {
 		if g.wake != nil {
 			g.wake(path)
 		}
+		ch = gl.lease.Changed()
 	}
 }
 
