@@ -168,17 +168,94 @@ func scanSection(ctx context.Context, bin, scratch string, quick bool, logf func
 	fmt.Fprintf(&b, "| rescan of %d unchanged files by a `focussync sync` process (open the db, load, scan, plan; 0 requests), median of 3; floor: bare filepath.WalkDir + Lstat | %s (peak RSS %s) | %s | **%.2f** |\n",
 		total, ms.Round(time.Millisecond), benchenv.MiB(rescanRSS), mw.Round(time.Millisecond), ms.Seconds()/mw.Seconds())
 	logf("memory: idle daemon over %d tracked files", total)
-	_, _, mem, idleErr := idleDaemon(ctx, env, 10*time.Second)
-	if mem.RSS == 0 {
-		return b.String(), idleErr
-	}
-	floor, err := holderMem(ctx, total)
-	if err != nil {
+	idle, err := idleMemory(ctx, env)
+	if idle.mem.RSS == 0 {
 		return b.String(), err
 	}
-	fmt.Fprintf(&b, "| idle daemon (`run`) tracking %d files, 10 s after its first pass: VmRSS (heap and other private memory + mapped files; VmHWM); floor: a bare Go process holding one small record (stat, SHA-256, attachment id, order: 72 bytes and the path) per file in a map | %s (%s + %s; %s) | %s | **%.2f** |\n",
-		total, benchenv.MiB(mem.RSS), benchenv.MiB(mem.Anon), benchenv.MiB(mem.File), benchenv.MiB(mem.HWM), benchenv.MiB(floor.RSS), float64(mem.RSS)/float64(floor.RSS))
-	return b.String(), idleErr // a daemon that measured but did not stop cleanly is still reported
+	floor, ferr := holderMem(ctx, total)
+	if ferr != nil {
+		return b.String(), ferr
+	}
+	fmt.Fprintf(&b, "| idle daemon (`run`) tracking %d files, 10 s after its first pass (%d pass(es) run, state %s): VmRSS (heap and other private memory + mapped files; VmHWM); floor: a bare Go process holding one small record (stat, SHA-256, attachment id, order: 72 bytes and the path) per file in a map | %s (%s + %s; %s) | %s | **%.2f** |\n",
+		total, idle.passes, idle.state, benchenv.MiB(idle.mem.RSS), benchenv.MiB(idle.mem.Anon), benchenv.MiB(idle.mem.File), benchenv.MiB(idle.mem.HWM), benchenv.MiB(floor.RSS), float64(idle.mem.RSS)/float64(floor.RSS))
+	if idle.stop > 0 {
+		fmt.Fprintf(&b, "| daemon: from start to idle (its first pass over the %d files); from SIGTERM to exit, idle; from SIGTERM to exit, in the middle of its first pass | %s; %s; %s | | |\n",
+			total, idle.first.Round(10*time.Millisecond), idle.stop.Round(10*time.Millisecond), idle.stopMidPass.Round(10*time.Millisecond))
+	}
+	return b.String(), err // a daemon that measured but did not stop cleanly is still reported
+}
+
+// idleFigures are what idleMemory measures of the daemon over a synced tree.
+type idleFigures struct {
+	mem         benchenv.Mem
+	passes      int           // passes run when the memory was read
+	state       string        // the folder's state then
+	first       time.Duration // start to idle
+	stop        time.Duration // SIGTERM to exit, idle
+	stopMidPass time.Duration // SIGTERM to exit, during a first pass
+}
+
+// stopWithin is how long a daemon may take to exit after SIGTERM.
+const stopWithin = time.Minute
+
+// idleMemory runs the daemon over env's synced tree until its first pass is
+// done and reads its memory 10 s later, when it must still be idle after that
+// one pass: the watcher's first signal must not start another. Then it stops
+// the daemon with SIGTERM, starts it again and stops it in the middle of its
+// first pass, timing both exits.
+func idleMemory(ctx context.Context, env *benchenv.Env) (f idleFigures, err error) {
+	start := time.Now()
+	d, err := env.StartDaemon(ctx)
+	if err != nil {
+		return f, err
+	}
+	defer func() {
+		if !d.Exited() {
+			d.Kill()
+		}
+	}()
+	if _, err := d.WaitIdle(ctx, start, 10*time.Minute); err != nil {
+		return f, err
+	}
+	f.first = time.Since(start)
+	sleepCtx(ctx, 10*time.Second)
+	if f.mem, err = benchenv.ReadMem(d.Pid()); err != nil {
+		return f, err
+	}
+	st, err := d.Status(ctx)
+	if err != nil || len(st.Folders) != 1 {
+		return f, fmt.Errorf("daemon status: %+v, %v", st, err)
+	}
+	f.passes, f.state = st.Folders[0].Passes, st.Folders[0].State
+	if f.passes != 1 || f.state != "idle" {
+		return f, fmt.Errorf("daemon not idle after one pass when its memory was read: %d passes, state %s", f.passes, f.state)
+	}
+	t := time.Now()
+	if code, err := d.Stop(stopWithin); err != nil || code != 0 {
+		return f, fmt.Errorf("daemon stop, idle: exit %d, %v", code, err)
+	}
+	f.stop = time.Since(t)
+
+	// Again, stopped as soon as its first pass has begun.
+	if d, err = env.StartDaemon(ctx); err != nil {
+		return f, err
+	}
+	for deadline := time.Now().Add(stopWithin); ; {
+		st, err := d.Status(ctx)
+		if err == nil && len(st.Folders) == 1 && st.Folders[0].State == "syncing" {
+			break
+		}
+		if err == nil && len(st.Folders) == 1 && st.Folders[0].Passes > 0 || d.Exited() || ctx.Err() != nil || time.Now().After(deadline) {
+			return f, fmt.Errorf("the daemon's first pass was never seen running (status %+v, %v)", st, err)
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
+	t = time.Now()
+	if code, err := d.Stop(stopWithin); err != nil || code != 0 {
+		return f, fmt.Errorf("daemon stop during its first pass: exit %d, %v", code, err)
+	}
+	f.stopMidPass = time.Since(t)
+	return f, nil
 }
 
 // bigFileSection measures the peak RSS of `sync` uploading one large sparse file.
