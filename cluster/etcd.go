@@ -492,10 +492,11 @@ func (el *etcdLease) contend(ctx context.Context, cli *clientv3.Client) time.Dur
 	if err := json.Unmarshal(kvs[0].Value, &h); err != nil {
 		h = Holder{Node: "?", Instance: "?"}
 	}
-	if h.Instance == el.e.instance || (el.e.opt.Writer != "" && last.Writer == el.e.opt.Writer && last.Instance == h.Instance) {
+	if h.Instance == el.e.instance || (el.e.opt.Writer != "" && last.Writer == el.e.opt.Writer && last.Instance == h.Instance && h.Node == el.e.opt.Node) {
 		// Left by this process (a coordinator before a reload) or by an earlier
-		// process on this state db, which this one holds locked: that process has
-		// ended, its lease can go at once.
+		// process on this host and state db, which this one holds locked: that
+		// process has ended, its lease can go at once. (The node name too must
+		// match: a state db copied to another host keeps its id.)
 		el.log.Info("revoking the lease left by an earlier process on this state db", "instance", h.Instance)
 		el.revoke(ctx, cli, clientv3.LeaseID(kvs[0].Lease))
 		return 0

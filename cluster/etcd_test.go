@@ -130,6 +130,18 @@ func TestEtcd_OneHolderReleaseAndCrash(t *testing.T) {
 	if !y.TakeAdopt() {
 		t.Error("the new holder after a crash is not told to adopt")
 	}
+
+	// A daemon restarted on its state db after a crash takes its lease back at
+	// once (well within the TTL), without adopting: its records are current.
+	third := Task{Organization: 11, Workspace: 22, Task: 103}
+	first := joinDir(t, newEtcd(t, cli, "/t1/", "ws-r", "db-r", ttl), third, dir)
+	testutil.WaitUntil(t, 20*time.Second, "ws-r holds", func() bool { return holding(first) })
+	first.abandon()
+	again := joinDir(t, newEtcd(t, cli, "/t1/", "ws-r", "db-r", ttl), third, dir)
+	testutil.WaitUntil(t, ttl/2, "the restarted ws-r holds again", func() bool { return holding(again) })
+	if again.TakeAdopt() {
+		t.Error("a restart on the same state db is told to adopt")
+	}
 }
 
 // Two folders mapped to one task have one writer: the other reports the
