@@ -18,7 +18,8 @@ import (
 // several windows of. They share one quota budget in etcd: every file goes up
 // exactly once, the emulator answers no more 402s than the windows used, and the
 // requests in all are the sum of what each host alone needs at the least (a first
-// run's list, then ceil(n/10) bulk uploads: DESIGN.md §2).
+// run's list, then ceil(n/10) bulk uploads: DESIGN.md §2). A `focussync sync` run
+// afterwards draws from the same budget.
 func TestRun_EtcdSharesQuota(t *testing.T) {
 	t.Parallel()
 	const quota, window = 12, 8 * time.Second
@@ -61,6 +62,13 @@ func TestRun_EtcdSharesQuota(t *testing.T) {
 		}
 		d.stop()
 	}
+	// A one-shot sync draws from the same budget: one more file, one more request.
+	hosts[0].write("late.txt", "late\n")
+	if r := hosts[0].sync("-v"); !strings.Contains(r.stderr, "the quota is shared with the other hosts through etcd") {
+		t.Errorf("sync did not share the quota through etcd:\n%s", r)
+	}
+	hosts[0].assertMirrors()
+	want++
 
 	answered, refused := 0, 0
 	for _, r := range e.srv.Requests() {
