@@ -4,7 +4,7 @@
 // cost, upload latency, and a soak with every fault on. Everything runs the
 // real binary against the in-process emulator on loopback.
 //
-//	go run ./bench/report -o BENCHMARKS.md          # the full report (~15 minutes)
+//	go run ./bench/report -o BENCHMARKS.md          # the full report (~45 minutes, 30 of them for -only million)
 //	go run ./bench/report -quick -o /tmp/quick.md   # a smaller version
 package main
 
@@ -167,9 +167,12 @@ func run(ctx context.Context, o options) int {
 	if o.quick {
 		cmd = "go run ./bench/report -quick -o BENCHMARKS.md"
 	}
-	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 15 minutes; `-quick` makes a smaller version in a few).\n", cmd)
+	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 45 minutes, 30 of them for the million-file section; `-only` runs chosen sections, `-quick` makes a smaller version in a few).\n", cmd)
 	fmt.Fprintf(&doc, "Fuzzing is separate: `bench/fuzz.sh [fuzztime]`.\n\n")
 	fmt.Fprintf(&doc, "- Generated %s in %s%s.\n", began.UTC().Format("2006-01-02 15:04 MST"), time.Since(began).Round(time.Second), quickNote(o.quick))
+	if o.only != "" {
+		fmt.Fprintf(&doc, "- This run made only the sections `-only %s` names.\n", o.only)
+	}
 	fmt.Fprintf(&doc, "- Machine: %s. Load average (1, 5, 15 min) %s at the start, %s at the end.\n", benchenv.Machine(), load0, loadAverage())
 	fmt.Fprintf(&doc, "- The state dbs and the trees are on %s (%s), so that every commit pays a real fsync, as on a host.\n", fsName, base)
 	fmt.Fprintf(&doc, "- Everything runs the real `focussync` binary against the in-process emulator (`focus/focustest`) on loopback. "+
