@@ -168,7 +168,8 @@ func TestEtcd_FrozenHolder(t *testing.T) {
 
 // TestEtcd_ReloadAndUnreachable moves a running daemon from the share
 // coordinator to etcd with a SIGHUP (the share lease is released, the etcd one
-// taken), checks the config online against etcd, then stops every etcd member:
+// taken), checks the config online against etcd, changes the endpoints with
+// another SIGHUP, then stops every etcd member:
 // the folder is paused naming the endpoints, and SIGTERM still stops the daemon
 // at once.
 func TestEtcd_ReloadAndUnreachable(t *testing.T) {
@@ -201,6 +202,22 @@ func TestEtcd_ReloadAndUnreachable(t *testing.T) {
 		t.Errorf("check --online with etcd:\n%v", r)
 	}
 
+	// Other endpoints (two of the three members): the lease is taken anew
+	// through them, again without a restart.
+	h.e.extra = e.extra + strings.Replace(etcdCluster(c, "host-a", "3s"), `"`+c.Endpoints()[0]+`", `, "", 1)
+	h.e.writeConfig()
+	since := leaseValue(t, c, e)
+	h.d.signal(syscall.SIGHUP)
+	testutil.WaitUntil(t, 30*time.Second, "the lease taken anew after the endpoints changed", func() bool {
+		v := leaseValue(t, c, e)
+		return strings.Count(h.log(), `"msg":"[cluster] reloaded"`) == 2 && v != "" && v != since
+	})
+	if !strings.Contains(h.log(), `"endpoints":"`+c.Endpoints()[1]+","+c.Endpoints()[2]+`"`) {
+		t.Errorf("the log does not show the new endpoints:\n%s", h.log())
+	}
+	e.write("three.txt", "3")
+	e.waitMirrored(60 * time.Second)
+
 	for i := range c.Endpoints() {
 		c.Stop(i)
 	}
@@ -209,7 +226,7 @@ func TestEtcd_ReloadAndUnreachable(t *testing.T) {
 		return strings.Contains(h.e.run("status").stdout, "does not answer")
 	})
 	t.Logf("paused %s after etcd stopped", time.Since(down).Round(time.Millisecond))
-	if st := h.e.run("status").stdout; !strings.Contains(st, c.Endpoints()[0]) {
+	if st := h.e.run("status").stdout; !strings.Contains(st, c.Endpoints()[1]) {
 		t.Errorf("status does not name the endpoints:\n%s", st)
 	}
 	mark := e.mark()
