@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +41,7 @@ type env struct {
 	// noQuiesce makes start return at once (workers that block on a pause are
 	// never idle).
 	noQuiesce bool
+	logs      *logBuffer // what the daemon and its engine logged (text)
 }
 
 func newEnv(t *testing.T, opts focustest.Options) *env {
@@ -58,13 +63,33 @@ func newEnv(t *testing.T, opts focustest.Options) *env {
 	eng.Now = clk.Now
 	eng.RetryInitial = time.Millisecond
 	eng.MaxRetries = 0
-	log := slog.New(slog.DiscardHandler)
+	logs := &logBuffer{}
+	var out io.Writer = logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		out = io.MultiWriter(logs, t.Output())
 	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng.Log = log
 	d := New(eng, Options{Clock: clk, Log: log, Debounce: time.Second, ScarceDebounce: 30 * time.Second})
-	return &env{t: t, srv: srv, client: c, engine: eng, clock: clk, d: d}
+	return &env{t: t, srv: srv, client: c, engine: eng, clock: clk, d: d, logs: logs}
+}
+
+// logBuffer holds the daemon's log for the test to read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // folder returns a new empty folder mapped to task, with test settings.
@@ -550,3 +575,34 @@ func TestDaemon_GateStandbyAndTakeover(t *testing.T) {
 }
 
 func removeFile(dir, name string) error { return os.Remove(filepath.Join(dir, name)) }
+
+// A file left alone for a lasting reason (here: over max_file_size) is logged
+// once, saying why, not at every pass; it is never uploaded.
+func TestWorker_SkippedFileLoggedOnce(t *testing.T) {
+	e := newEnv(t, focustest.Options{})
+	f := e.folder(1)
+	f.MaxFileSize = 16
+	testutil.WriteFile(t, f.Path, "big.bin", "more than sixteen bytes of content")
+	e.start(f)
+	// More passes: each file brought in is one.
+	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
+		p := e.passes(f.Path)
+		arrive(t, f.Path, n, "small")
+		e.waitArmed(time.Second)
+		e.clock.Advance(time.Second)
+		e.waitPasses(f.Path, p+1)
+		if !e.names(1)[n] {
+			t.Fatalf("%s not uploaded by its pass; attachments %v", n, e.names(1))
+		}
+	}
+	log := e.logs.String()
+	if n := strings.Count(log, "file skipped"); n != 1 {
+		t.Errorf("the too-large file was logged %d times over %d passes, want once:\n%s", n, e.passes(f.Path), log)
+	}
+	if !strings.Contains(log, "larger than max_file_size") {
+		t.Errorf("the skip does not say why:\n%s", log)
+	}
+	if e.names(1)["big.bin"] {
+		t.Errorf("a file over max_file_size was uploaded")
+	}
+}

@@ -299,27 +299,3 @@ func TestRun_SIGHUPChangesFolderMidUpload(t *testing.T) {
 	d.stop()
 	e.assertMirrors()
 }
-
-func TestRun_SkippedFileLoggedOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, withFolderTOML(`max_file_size = "16B"`))
-	e.write("big.bin", "more than sixteen bytes of content")
-	d := e.startDaemon()
-	testutil.WaitUntil(t, 30*time.Second, "the skip to be logged", func() bool { return strings.Contains(d.stderr.String(), "file skipped") })
-	// More passes: each change below is one.
-	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
-		e.write(n, "small")
-		testutil.WaitUntil(t, 30*time.Second, n, func() bool { return e.attachmentNamed(n) })
-	}
-	d.stop()
-	log := d.stderr.String()
-	if n := strings.Count(log, "file skipped"); n != 1 {
-		t.Errorf("the too-large file was logged %d times over several passes, want once", n)
-	}
-	if !strings.Contains(log, "larger than max_file_size") {
-		t.Errorf("the skip does not say why")
-	}
-	if e.attachmentNamed("big.bin") {
-		t.Errorf("a file over max_file_size was uploaded")
-	}
-}
