@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -58,11 +59,22 @@ func buildBin() {
 	}
 }
 
+// e2eParallel is how many tests run at once unless -parallel says otherwise.
+// The end-to-end tests wait on the binary most of the time, so more of them
+// than the default of one per core; the default stays for other packages,
+// whose tests (etcd clusters in the test process) do not wait that way.
+const e2eParallel = 8
+
 // TestMain builds the binary while the tests that do not need it run, when the
 // whole package runs (the end-to-end tests are parallel: they start after the
 // others).
 func TestMain(m *testing.M) {
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", fmt.Sprint(max(e2eParallel, runtime.GOMAXPROCS(0))))
+	}
 	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
 		go binOnce.Do(buildBin)
 	}
