@@ -246,7 +246,7 @@ func TestHostileE2E_SwapWhileBatchStreams(t *testing.T) {
 	testutil.WaitUntil(t, 30*time.Second, "the bulk upload to stream", streaming.Load)
 	e.swapIn("z-report.txt", func(tmp string) error { return os.Symlink(s.path, tmp) })
 	bigSum := sha256Hex(string(big))
-	testutil.WaitUntil(t, 60*time.Second, "a-big.bin to go up", func() bool { return e.hasAttachmentSum("a-big.bin", bigSum) })
+	testutil.WaitUntil(t, 3*time.Minute, "a-big.bin to go up", func() bool { return e.hasAttachmentSum("a-big.bin", bigSum) })
 	d.stop()
 	s.assertNeverSent(e)
 	if e.attachmentNamed("z-report.txt") {
