@@ -141,6 +141,10 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 	case ClassCanceled:
 		// Cancelled mid-request: the intent stays open and is settled at the next start.
 		return ctx.Err()
+	case ClassNotSent:
+		// Nothing went out: the intent stays open (the next listing finds nothing
+		// for it) and the folder stops until the budget can be asked again.
+		return p.folderError("upload", out)
 	}
 	// The server answered and created nothing.
 	if err := p.commit(state.Change{EndIntents: []uint64{in.ID}}); err != nil {
@@ -318,7 +322,7 @@ func (p *pass) deleteReplaced(ctx context.Context, intents []*state.Intent) erro
 		})
 		switch out.Class {
 		case ClassDone, ClassNotFound: // gone, as it should be
-		case ClassCanceled, ClassUnauthorized:
+		case ClassCanceled, ClassNotSent, ClassUnauthorized:
 			return p.folderError("delete old version", out)
 		default:
 			p.fail(in.Name, fmt.Sprintf("old version (attachment %d) not deleted yet: %v", in.AttachmentID, out.Err))
@@ -356,7 +360,7 @@ func (p *pass) remove(ctx context.Context, d Delete) error {
 	})
 	switch out.Class {
 	case ClassDone, ClassNotFound: // gone, as it should be
-	case ClassCanceled, ClassUnauthorized:
+	case ClassCanceled, ClassNotSent, ClassUnauthorized:
 		return p.folderError("delete", out)
 	default:
 		p.fail(d.Path, "delete: "+out.Err.Error())
@@ -412,7 +416,7 @@ func (p *pass) update(ctx context.Context, u Update) error {
 		// The attachment was deleted in Focus: forget it; the file goes up again.
 		p.log.Info("attachment is gone from Focus; the file will be uploaded again", "file", u.Path, "attachment", u.AttachmentID)
 		c.Delete = []string{from}
-	case ClassCanceled, ClassUnauthorized:
+	case ClassCanceled, ClassNotSent, ClassUnauthorized:
 		return p.folderError("update", out)
 	default:
 		p.fail(u.Path, "update: "+out.Err.Error())

@@ -67,6 +67,10 @@ const (
 	ClassAmbiguous
 	// ClassCanceled: the pass's context ended, before, during or after the request.
 	ClassCanceled
+	// ClassNotSent: the budget could not grant the request (a SharedQuota out of
+	// reach for too long), so it was not sent; the folder stops and is tried
+	// again later.
+	ClassNotSent
 	// ClassUnauthorized is a 401: the token is refused; the folder stops.
 	ClassUnauthorized
 	// ClassRefused is a 400, 409, 413, 415 or 422: the server will not take this
@@ -84,7 +88,7 @@ const (
 	ClassFailed
 )
 
-var classNames = [...]string{"done", "ambiguous", "canceled", "unauthorized", "refused", "not found", "local", "transient", "failed"}
+var classNames = [...]string{"done", "ambiguous", "canceled", "not sent", "unauthorized", "refused", "not found", "local", "transient", "failed"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {
@@ -141,7 +145,10 @@ func (pc *Pacer) Call(ctx context.Context, pri Priority, ep focus.Endpoint, fn f
 	quotaWaits := 0
 	for {
 		if err := pc.Budget.Acquire(ctx, pri); err != nil {
-			return Outcome{Class: ClassCanceled, Err: err}
+			if ctx.Err() != nil {
+				return Outcome{Class: ClassCanceled, Err: err}
+			}
+			return Outcome{Class: ClassNotSent, Err: err}
 		}
 		err := fn(ctx)
 		pc.Budget.Release()
