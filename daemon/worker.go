@@ -290,8 +290,10 @@ func (w *worker) pass(ctx context.Context, asked PassRequest) (passOutcome, *syn
 		// The pass's records, snapshot and plan are garbage now. Without this
 		// the heap they took stays with the process until the runtime's next
 		// forced collection minutes later, and an idle daemon over a big
-		// folder shows the pass's peak as its size.
+		// folder shows the pass's peak as its size. The same goes for the
+		// pages of the state db that the pass read through its memory map.
 		debug.FreeOSMemory()
+		w.d.engine.Store.ReleaseMemory()
 	}
 	w.setStatus(func(s *FolderStatus) {
 		s.Passes++
