@@ -455,6 +455,11 @@ type pass struct {
 	listedAt time.Time         // when this round listed the task; zero when it did not
 	relisted bool              // PassOptions.ListFirst's listing was made
 	failed   map[string]string // path -> reason, failures of this call
+	// readFirst are new files whose streamed upload failed here (one that could
+	// not be opened, or changed under it): the next round's scan reads and hashes
+	// them, so that a file that cannot be read is reported as such, and kept out
+	// of the batch, rather than failing every batch it is put in.
+	readFirst map[string]bool
 
 	// mu guards progress and res.Requests: a folder's batches are sent from
 	// more than one goroutine.

@@ -162,7 +162,9 @@ func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []foc
 		return nil
 	case out.Class == ClassLocal:
 		// The file changed, vanished or could not be opened under the upload: the
-		// next round scans again (a file that keeps failing is reported then).
+		// next round scans again, reading the batch's files first (a file that
+		// cannot be read is reported then, and kept out of the next batch).
+		p.readFirstNext(files)
 		p.log.Info("a file changed during the upload; the next round looks again", "files", batchName(files), "err", err)
 		return nil
 	default:

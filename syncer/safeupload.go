@@ -38,11 +38,12 @@ func (p *pass) uploadsOf(files []state.IntentFile) []focus.Upload {
 // and with a size that no record has cannot be an unchanged file, a rename of a
 // tracked one nor a refused one, so the scan need not read it: its upload hashes
 // it while sending it, and each new file is read once. A file that might be any
-// of those is hashed by the scan, for the planner to compare.
+// of those is hashed by the scan, for the planner to compare, and so is one whose
+// streamed upload failed in an earlier round of this call (pass.readFirst).
 func (p *pass) hashLater() func(path string, size int64) bool {
 	var sizes []int64 // of every record, sorted; made at the first new file
 	return func(path string, size int64) bool {
-		if _, ok := p.folder.Files[path]; ok {
+		if _, ok := p.folder.Files[path]; ok || p.readFirst[path] {
 			return false
 		}
 		if sizes == nil {
@@ -63,6 +64,20 @@ func (p *pass) hashLater() func(path string, size int64) bool {
 // It is a warning: on a share, a file replaced by a symlink between the scan and
 // the upload may be someone trying to make the service send a file from outside.
 func (p *pass) notScanned(files []state.IntentFile, err error) {
+	p.readFirstNext(files)
 	p.log.Warn("upload cut short: a file is not the one that was scanned; nothing was stored, the next round looks again",
 		"files", batchName(files), "err", err)
+}
+
+// readFirstNext makes the next round's scan read and hash the files of a batch
+// that was cut short, instead of leaving them to the upload again: a file that
+// cannot be read is then held by the scan with its reason, and the others of the
+// batch go up without it.
+func (p *pass) readFirstNext(files []state.IntentFile) {
+	if p.readFirst == nil {
+		p.readFirst = map[string]bool{}
+	}
+	for _, f := range files {
+		p.readFirst[f.Path] = true
+	}
 }
