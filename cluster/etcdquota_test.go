@@ -296,3 +296,53 @@ func TestEtcdQuota_UnreachableSendsNothing(t *testing.T) {
 		t.Fatalf("requests sent = %d with etcd down; want only the first", got.ok)
 	}
 }
+
+// A used-up budget whose key outlives the window (etcd restarts its leases' TTLs
+// when its leader changes) does not hold the hosts up for another window: a host
+// whose own headers, received in that window, show the reset probes the next one,
+// whose headers replace the budget.
+func TestEtcdQuota_UsedUpBudgetOutlivingItsWindow(t *testing.T) {
+	t.Parallel()
+	etcd := etcdtest.Start(t, 3)
+	srv := focustest.NewServer(focustest.Options{Token: quotaToken, Quota: 12, Window: time.Hour})
+	t.Cleanup(srv.Close)
+	h := newQuotaHost(t, etcd, srv, "a", EtcdQuotaOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli := etcd.Client()
+	lease, err := cli.Grant(ctx, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, h.shared.Key(), `{"window":7,"remaining":0,"node":"b"}`, clientv3.WithLease(lease.ID)); err != nil {
+		t.Fatal(err)
+	}
+	probe, wait, err := h.shared.Spend(ctx, focus.QuotaState{})
+	if err != nil || probe || wait <= 0 {
+		t.Fatalf("Spend on a used-up budget = %v, %v, %v; want a wait", probe, wait, err)
+	}
+	// A 402 received now says the window resets at once.
+	seen := time.Now()
+	local := focus.QuotaState{Known: true, Remaining: 0, ResetAt: seen, Updated: seen}
+	testutil.WaitUntil(t, 30*time.Second, "the host to probe the next window", func() bool {
+		probe, _, err = h.shared.Spend(ctx, local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return probe
+	})
+	if time.Since(seen) < windowMargin {
+		t.Errorf("probed %s after the reset, before the margin of %s", time.Since(seen), windowMargin)
+	}
+	now := time.Now()
+	h.shared.Settle(true, focus.QuotaState{Known: true, Remaining: 11, ResetAt: now.Add(time.Hour), Updated: now})
+	if got := storedRemaining(t, h.shared); got != 11 {
+		t.Fatalf("budget after the probe of the next window = %d, want 11", got)
+	}
+	h.shared.mu.Lock()
+	window := h.shared.window
+	h.shared.mu.Unlock()
+	if window == 7 {
+		t.Fatalf("the next window kept the old window's id")
+	}
+}
