@@ -183,11 +183,15 @@ func TestControl_RunningDaemon(t *testing.T) {
 		if e.attachmentNamed("f.txt") {
 			t.Fatal("the restarted daemon synced the paused folder")
 		}
+		m := e.mark()
 		r = e.run("resume", e.folder)
 		if r.code != 0 || !strings.Contains(r.stdout, "resumed; the daemon syncs it now") {
 			t.Fatalf("resume:\n%v", r)
 		}
 		testutil.WaitUntil(t, 30*time.Second, "f.txt after the resume", func() bool { return e.hasAttachment("f.txt", "f") })
+		// The emulator logs a request once it has answered, after the attachment
+		// shows: wait for the log too, so that the next test counts from a quiet log.
+		testutil.WaitUntil(t, 10*time.Second, "the upload in the request log", func() bool { return e.requests(m)[focus.EndpointCreate] >= 1 })
 	})
 
 	t.Run("another user cannot use it", func(t *testing.T) {
