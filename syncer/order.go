@@ -4,8 +4,6 @@ import (
 	"math"
 	"sort"
 	"time"
-
-	"github.com/focussync/focussync/state"
 )
 
 // Display order keys.
@@ -52,10 +50,6 @@ type orderItem struct {
 
 	assigned int64 // the key handed out
 	anchor   bool  // the item kept its key as an anchor
-
-	// fixed is the record of a managed file with no request of its own, as
-	// the truth stands now (what Touch stores); zero for the other items.
-	fixed state.FileRecord
 }
 
 // moved reports whether a fixed item needs a reorder.

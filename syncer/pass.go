@@ -32,6 +32,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		Folder:      p.f,
 		Now:         p.e.now(),
 		Cache:       p.cache,
+		Files:       len(p.folder.Files),
 		Unhashed:    p.hashLater(),
 		HashWorkers: p.e.HashWorkers,
 	})

@@ -114,9 +114,10 @@ type planner struct {
 	owner  map[int64]string           // attachment id -> the one record path that owns it
 	plan   *Plan
 
-	paths     []string        // the paths of in.Records, sorted
-	seq       []*orderItem    // the files that will be managed, in any order
-	fixedHeld map[string]bool // held files among the fixed items (orderItem.fixed)
+	paths     []string                    // the paths of in.Records, sorted
+	seq       []*orderItem                // the files that will be managed, in any order
+	fixedHeld map[string]bool             // held files among the managed files with no request of their own
+	adopted   map[string]state.FileRecord // by path: the records of the attachments adopted
 	uploads   map[string]state.IntentFile
 	renames   map[string]Update // by new path
 	restores  map[string]bool   // fixed paths whose name must be restored
@@ -137,6 +138,7 @@ func newPlanner(in PlanInput) *planner {
 		plan:      &Plan{},
 		paths:     sortedKeys(in.Records),
 		fixedHeld: map[string]bool{},
+		adopted:   map[string]state.FileRecord{},
 		uploads:   map[string]state.IntentFile{},
 		renames:   map[string]Update{},
 		restores:  map[string]bool{},
@@ -209,12 +211,10 @@ func (p *planner) classifyRecords() {
 		if settled {
 			claimed++
 		}
-		name, key := p.current(r)
-		truth := r
-		truth.RemoteName, truth.DisplayOrder = name, key
+		truth := p.truth(r, f, settled)
+		name, key := truth.RemoteName, truth.DisplayOrder
 		switch {
 		case settled && sameContent(r, f):
-			truth.Size, truth.ModTime, truth.Inode, truth.Hash = f.Size, f.ModTime, f.Inode, f.Hash
 			p.addFixed(path, r, truth, name, key, f.ModTime)
 		case settled && f.Hash == r.RefusedHash:
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
@@ -245,6 +245,28 @@ func (p *planner) classifyRecords() {
 	slices.Sort(p.unclaimed)
 }
 
+// truth returns the record r as the truth stands now: with the attachment's
+// current name and order and, when its file f is settled with the same content,
+// the file's stat.
+func (p *planner) truth(r state.FileRecord, f watcher.File, settled bool) state.FileRecord {
+	r.RemoteName, r.DisplayOrder = p.current(r)
+	if settled && sameContent(r, f) {
+		r.Size, r.ModTime, r.Inode, r.Hash = f.Size, f.ModTime, f.Inode, f.Hash
+	}
+	return r
+}
+
+// fixedRecord returns the record of a managed file with no request of its own,
+// as classifyRecords or placeNewFiles entered it: only the few that need an
+// update are asked for, so the sequence need not carry every record.
+func (p *planner) fixedRecord(path string) state.FileRecord {
+	if rec, ok := p.adopted[path]; ok {
+		return rec
+	}
+	f, settled := p.snap.Files[path]
+	return p.truth(p.in.Records[path], f, settled)
+}
+
 // addFixed enters a managed file that needs no request of its own into the sequence;
 // its name is restored when it differs from the one wanted. r is its record as
 // stored, truth as it will be.
@@ -252,7 +274,7 @@ func (p *planner) addFixed(path string, r, truth state.FileRecord, name string, 
 	if !sameRecord(truth, r) {
 		p.plan.Touch = append(p.plan.Touch, truth)
 	}
-	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key, fixed: truth}
+	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
 	if name != it.name {
 		p.restores[path] = true
 		it.kind = itemPrefer
@@ -356,7 +378,8 @@ func (p *planner) placeNewFiles() {
 				AttachmentID: a.ID, RemoteName: a.Name, DisplayOrder: a.DisplayOrder,
 			}
 			p.plan.Adopt = append(p.plan.Adopt, rec)
-			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder, fixed: rec})
+			p.adopted[path] = rec
+			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
 			continue
 		}
 		if r, ok := p.in.Records[path]; ok && r.RefusedHash != "" && r.RefusedHash == f.Hash {
@@ -455,7 +478,7 @@ func (p *planner) order() {
 			continue
 		}
 		if p.restores[it.path] || it.assigned != it.key {
-			rec := it.fixed
+			rec := p.fixedRecord(it.path)
 			rec.RemoteName, rec.DisplayOrder = it.name, it.assigned
 			updates = append(updates, Update{Path: it.path, AttachmentID: rec.AttachmentID, Name: it.name, DisplayOrder: it.assigned, Hash: rec.Hash, Record: rec})
 		}

@@ -60,6 +60,10 @@ type ScanOptions struct {
 	// listed, with Hash "", and not read, for whoever reads it next (an upload)
 	// to hash. Scan calls it from one goroutine at a time.
 	Unhashed func(path string, size int64) bool
+	// Files is how many files the folder is expected to hold (the records of
+	// the previous scan, say), so that the snapshot is made that size at once
+	// rather than grown file by file; 0 means unknown.
+	Files int
 	// HashWorkers is how many files are hashed at once; 0 means
 	// min(4, GOMAXPROCS).
 	HashWorkers int
@@ -122,7 +126,7 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 			Root:      opt.Folder.Path,
 			Device:    dev,
 			ScannedAt: now,
-			Files:     make(map[string]File),
+			Files:     make(map[string]File, max(opt.Files, 0)),
 			Held:      make(map[string]string),
 			HeldKinds: make(map[string]HoldKind),
 		},
