@@ -88,7 +88,8 @@ func reloadCluster(rt *daemonEnv, gate *cluster.Gate, old, cur config.Cluster) b
 }
 
 // leaseNote is the status line of a folder's lease: its role, the holder, the
-// lease's age and the takeovers so far; "" without a coordinator.
+// lease's age and the takeovers so far, and a standby's reason (a conflict); ""
+// without a coordinator.
 func leaseNote(l *daemon.LeaseStatus) string {
 	if l == nil {
 		return ""
@@ -97,6 +98,11 @@ func leaseNote(l *daemon.LeaseStatus) string {
 	if l.Role == "holder" || l.Role == "standby" && l.Holder != "" {
 		s += fmt.Sprintf(" (held for %s", roughDuration(time.Duration(l.AgeSeconds*float64(time.Second))))
 		s += fmt.Sprintf(", takeovers %d)", l.Takeovers)
+	}
+	if l.Reason != "" && l.Role != "paused" {
+		// A standby's reason: a conflict (two folders mapped to one task), or why
+		// it does not contend (an empty folder). A paused lease's Text has it.
+		s += "; " + l.Reason
 	}
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/focussync/focussync/cluster"
+	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/internal/etcdtest"
 	"github.com/focussync/focussync/internal/testutil"
 )
@@ -235,5 +236,21 @@ func TestEtcd_ReloadAndUnreachable(t *testing.T) {
 	t.Logf("stopped %s after SIGTERM with etcd down", time.Since(stopping).Round(time.Millisecond))
 	if n := writes(e.requests(mark)); n != 0 {
 		t.Errorf("%d writes with etcd down", n)
+	}
+}
+
+// focussync status shows a standby's reason, such as the conflict of two folders
+// mapped to one task, after the holder; a paused lease's reason once.
+func TestLeaseNote_StandbyReason(t *testing.T) {
+	t.Parallel()
+	conflict := "conflict: task 11/22/101 is mapped to two folders on host-x: /srv/a holds its lease, so /srv/b is not synced (map each folder to its own task)"
+	got := leaseNote(&daemon.LeaseStatus{Role: "standby", Holder: "host-x", AgeSeconds: 60, Takeovers: 0, Reason: conflict,
+		Text: "standby, held by host-x since 2026-12-02 09:14:03 UTC"})
+	if want := "lease: standby, held by host-x since 2026-12-02 09:14:03 UTC (held for 1m, takeovers 0); " + conflict; got != want {
+		t.Errorf("leaseNote = %q, want %q", got, want)
+	}
+	got = leaseNote(&daemon.LeaseStatus{Role: "paused", Reason: "etcd at x does not answer", Text: "paused: etcd at x does not answer"})
+	if strings.Count(got, "does not answer") != 1 {
+		t.Errorf("paused leaseNote = %q, want the reason once", got)
 	}
 }
