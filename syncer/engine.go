@@ -256,12 +256,12 @@ func (e *Engine) uploadSlot(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// pacer returns the Pacer of pass p: the engine's retry policy over the budget
-// of p's organization, counting p's requests in its result and reporting its
-// waits in its progress.
-func (e *Engine) pacer(p *pass) *Pacer {
+// pacer returns the Pacer of pass p: the engine's retry policy over b, the
+// budget of p's organization, counting p's requests in its result and reporting
+// its waits in its progress.
+func (e *Engine) pacer(p *pass, b *Budget) *Pacer {
 	return &Pacer{
-		Budget:       p.budget,
+		Budget:       b,
 		RetryInitial: e.RetryInitial,
 		RetryMax:     e.RetryMax,
 		MaxRetries:   e.MaxRetries,
@@ -302,10 +302,10 @@ func (e *Engine) Sync(ctx context.Context, f config.Folder, opt PassOptions) (*R
 	if opt.Offline {
 		opt.DryRun = true
 	}
-	p := &pass{e: e, f: f, opt: opt, res: res, key: FolderKey(f), budget: e.Budget(f.OrganizationID),
+	p := &pass{e: e, f: f, opt: opt, res: res, key: FolderKey(f),
 		log: e.Log.With("folder", f.Path, "task", f.TaskID)}
-	p.pacer = e.pacer(p)
-	defer p.budget.Announce(p, 0)
+	p.pacer = e.pacer(p, e.Budget(f.OrganizationID))
+	defer p.pacer.Announce(0)
 
 	r := rounds{max: e.MaxPasses, lastCost: math.MaxInt}
 	if r.max <= 0 {
@@ -441,14 +441,13 @@ func (p *pass) outOfRounds(ctx context.Context) error {
 
 // pass is the working state of one Sync call.
 type pass struct {
-	e      *Engine
-	f      config.Folder
-	opt    PassOptions
-	res    *Result
-	key    state.FolderKey
-	budget *Budget
-	pacer  *Pacer // sends every request of the pass
-	log    *slog.Logger
+	e     *Engine
+	f     config.Folder
+	opt   PassOptions
+	res   *Result
+	key   state.FolderKey
+	pacer *Pacer // sends every request of the pass, under the quota budget
+	log   *slog.Logger
 
 	folder   *state.Folder
 	snap     *watcher.Snapshot

@@ -31,7 +31,7 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 	}
 
 	left := plan.Cost()
-	p.budget.Announce(p, left)
+	p.pacer.Announce(left)
 	p.setProgress(func(pr *Progress) {
 		*pr = Progress{Folder: p.f.Path}
 		for _, b := range plan.Uploads {
@@ -41,7 +41,7 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 	})
 	if err := p.uploadBatches(ctx, plan.Uploads, func() {
 		left--
-		p.budget.Announce(p, left)
+		p.pacer.Announce(left)
 	}); err != nil {
 		return err
 	}
@@ -50,14 +50,14 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 			return err
 		}
 		left--
-		p.budget.Announce(p, left)
+		p.pacer.Announce(left)
 	}
 	for _, u := range plan.Updates {
 		if err := p.update(ctx, u); err != nil {
 			return err
 		}
 		left--
-		p.budget.Announce(p, left)
+		p.pacer.Announce(left)
 	}
 	return nil
 }
@@ -453,7 +453,7 @@ func (p *pass) setProgress(fn func(*Progress)) {
 	}
 	p.progress.RequestsSent = p.res.RequestsSent()
 	p.progress.QuotaLeft = -1
-	if st := p.budget.Quota().State(); st.Known {
+	if st := p.pacer.Budget.Quota().State(); st.Known {
 		p.progress.QuotaLeft = st.Remaining
 	}
 	p.opt.Progress(p.progress)

@@ -210,6 +210,11 @@ func (pc *Pacer) Call(ctx context.Context, pri Priority, ep focus.Endpoint, fn f
 	}
 }
 
+// Announce tells the budget that n more write requests of this pacer's pass are
+// queued (0: none any more), so that verification, which only spends spare quota,
+// leaves them room.
+func (pc *Pacer) Announce(n int) { pc.Budget.Announce(pc, n) }
+
 func (pc *Pacer) waiting(why string) {
 	if pc.Waiting != nil {
 		pc.Waiting(why)

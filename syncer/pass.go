@@ -162,7 +162,7 @@ func (p *pass) verifyDue() bool {
 	if !last.IsZero() && p.e.now().Sub(last) < p.f.Verify {
 		return false
 	}
-	return p.budget.Spare()
+	return p.pacer.Budget.Spare()
 }
 
 func (p *pass) listPriority() Priority {
