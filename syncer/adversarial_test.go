@@ -935,3 +935,28 @@ func twenty() []string {
 	}
 	return n
 }
+
+// A first run over a task that holds a file while the file is still settling:
+// the listing made then cannot adopt it, so the task is listed again once it has
+// settled, and the file is adopted, not uploaded a second time.
+func TestAdversarial_FirstRunAdoptsAFileThatWasSettling(t *testing.T) {
+	e := newEngineEnv(t)
+	e.folder.Settle = 300 * time.Millisecond
+	e.write(t, "a.txt", "alpha") // settling for 300ms from now
+	e.put("a.txt", "alpha", 1024)
+	from := e.mark()
+	res := e.sync(t)
+	n := e.since(from)
+	if up := n[focus.EndpointCreate] + n[focus.EndpointBulk]; up != 0 || !res.Converged() {
+		t.Errorf("%d uploads (requests %v), converged %v; want the attachment adopted, no upload", up, n, res.Converged())
+	}
+	if got := len(e.srv.Attachments(3)); got != 1 {
+		t.Errorf("%d attachments, want 1", got)
+	}
+	// Settled and listed: nothing more to send.
+	from = e.mark()
+	e.sync(t)
+	if n := e.since(from); len(n) != 0 {
+		t.Errorf("a second pass sent %v, want nothing", n)
+	}
+}

@@ -74,8 +74,8 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	}
 	relist := p.opt.ListFirst && !p.relisted
 	first := !p.folder.Meta.Listed || relist
+	complete := true // the listing, if any, can count as the task's first one
 	if paused == "" && !p.opt.Offline && (creates || first || p.verifyDue()) {
-		p.relisted = p.relisted || relist
 		listing, err = p.list(ctx, p.listPriority())
 		if err != nil {
 			return nil, err
@@ -84,6 +84,11 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		switch {
 		case first:
 			remote = listing
+			// A file still settling may be an attachment of the listing that it
+			// can only be matched with once it has settled: until a listing finds
+			// no such file, the task does not count as listed, and the next round
+			// lists again instead of uploading a file the task already holds.
+			complete = !p.adoptableLater(settling, listing)
 		case !creates:
 			// A verification only checks our own attachments: adopting is for the
 			// first listing (or lost state). An attachment a person added later
@@ -108,11 +113,38 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	})
 	// The listing is recorded with the plan's adoptions, in one transaction, so that
 	// a crash in between cannot leave "listed" behind without the adopted records.
+	if complete {
+		p.relisted = p.relisted || relist
+	}
 	p.listedAt = time.Time{}
-	if listed && (first || remote != nil) {
+	if listed && complete && (first || remote != nil) {
 		p.listedAt = p.e.now()
 	}
 	return plan, nil
+}
+
+// adoptableLater reports whether a file still settling has the name of an
+// attachment of the listing that no record owns.
+func (p *pass) adoptableLater(settling map[string]int64, listing []focus.Attachment) bool {
+	if len(settling) == 0 {
+		return false
+	}
+	owned := map[int64]bool{}
+	for _, r := range p.folder.Files {
+		if r.Managed() {
+			owned[r.AttachmentID] = true
+		}
+	}
+	names := map[string]bool{}
+	for rel := range settling {
+		names[RemoteName(rel)] = true
+	}
+	for _, a := range listing {
+		if !owned[a.ID] && names[a.Name] {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedOnly keeps the attachments that a record owns.
