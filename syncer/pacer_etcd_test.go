@@ -32,7 +32,7 @@ func TestEngine_SharedBudgetOutOfReachSendsNothing(t *testing.T) {
 	defer cancel()
 
 	e.write(t, "a.txt", "a")
-	if res, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{}); err != nil || !res.Converged() {
+	if res, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{WaitSettle: true}); err != nil || !res.Converged() {
 		t.Fatalf("first sync with etcd up: %v, %+v", err, res)
 	}
 	sent := len(e.srv.Requests())
@@ -49,7 +49,7 @@ func TestEngine_SharedBudgetOutOfReachSendsNothing(t *testing.T) {
 		t.Fatalf("Call with etcd out of reach: %v (%v), request made: %v; want not sent", out.Class, out.Err, called)
 	}
 	e.write(t, "b.txt", "b")
-	_, err = e.engine.Sync(ctx, e.folder, syncer.PassOptions{})
+	_, err = e.engine.Sync(ctx, e.folder, syncer.PassOptions{WaitSettle: true})
 	if !errors.Is(err, cluster.ErrQuotaUnreachable) || errors.Is(err, syncer.ErrFatal) {
 		t.Fatalf("sync with etcd out of reach: %v; want an error wrapping ErrQuotaUnreachable that is not fatal", err)
 	}
@@ -59,7 +59,7 @@ func TestEngine_SharedBudgetOutOfReachSendsNothing(t *testing.T) {
 
 	etcd.Restart(0)
 	etcd.WaitHealthy(etcd.Client())
-	if res, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{}); err != nil || !res.Converged() {
+	if res, err := e.engine.Sync(ctx, e.folder, syncer.PassOptions{WaitSettle: true}); err != nil || !res.Converged() {
 		t.Fatalf("sync with etcd back: %v, %+v", err, res)
 	}
 	names := map[string]int{}
