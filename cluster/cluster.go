@@ -119,6 +119,9 @@ type Lease struct {
 	abandon func()                          // stops the contender as a crash would (tests)
 	// decideWithin bounds how long the first look at the lease, or a claim, takes.
 	decideWithin time.Duration
+	// look, when set, asks the contender to look at the lease now rather than at
+	// its next interval; the channel it returns is closed once it has looked.
+	look func() <-chan struct{}
 
 	mu       sync.Mutex
 	role     Role
@@ -202,6 +205,27 @@ func (l *Lease) Await(ctx context.Context, max time.Duration) {
 			return
 		case <-ch:
 		}
+	}
+}
+
+// Recheck makes the contender look at the lease now, when nobody holds it as far
+// as this process knows (a released lease, or a folder that was empty at the last
+// look), and waits until it has looked or max has passed: a folder that has just
+// received its first file claims its lease at once, instead of at the
+// contender's next interval. It does nothing while a holder is known.
+func (l *Lease) Recheck(ctx context.Context, max time.Duration) {
+	l.mu.Lock()
+	idle := l.role == RoleStandby && !l.claiming && l.holder == (Holder{})
+	l.mu.Unlock()
+	if !idle || l.look == nil {
+		return
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-l.look():
 	}
 }
 

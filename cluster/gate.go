@@ -70,6 +70,9 @@ func (g *Gate) Turn(ctx context.Context, f config.Folder) daemon.Turn {
 	// The first pass waits until this process knows whether it holds the lease,
 	// so that it is a real pass when it does (readiness waits for it).
 	l.Await(ctx, l.decideWithin)
+	// Nobody holds the lease (released, or the folder was empty at the last
+	// look): look again now, so that a first file is sent at once.
+	l.Recheck(ctx, l.decideWithin)
 	if gl := g.gateLease(f); gl != nil {
 		// From now on a change of hands wakes the worker. The changes met while
 		// joining and deciding are this turn's own: they must not start a

@@ -155,11 +155,12 @@ func (s *Share) Join(t Task, dir string) (*Lease, error) {
 		return nil, fmt.Errorf("share coordinator: task %s is already joined for %s", t, dir)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sl := &shareLease{s: s, path: path, dir: dir, cancel: cancel, done: make(chan struct{}), cache: s.cacheDelay(dir),
+	sl := &shareLease{s: s, path: path, dir: dir, cancel: cancel, done: make(chan struct{}), looks: make(chan chan struct{}), cache: s.cacheDelay(dir),
 		log: s.log.With("folder", dir, "task", t.Task)}
 	sl.lease = newLease(t, s.clock)
 	sl.lease.release = sl.release
 	sl.lease.decideWithin = sl.settle() + s.renewEvery() + time.Second
+	sl.lease.look = sl.lookNow
 	sl.lease.abandon = func() {
 		sl.crashed = true
 		_ = sl.lease.Release(context.Background())
@@ -219,6 +220,7 @@ type shareLease struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+	looks  chan chan struct{} // Lease.Recheck's requests to look now
 
 	mine       *record   // the record this process holds; nil when not holding
 	last       []byte    // the record's content as last read
@@ -245,18 +247,39 @@ func (sl *shareLease) run(ctx context.Context) {
 	wait := time.Duration(0)
 	for {
 		t := time.NewTimer(wait)
+		var looked chan struct{}
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+		case looked = <-sl.looks:
+			t.Stop()
 		}
 		if sl.mine != nil {
 			wait = sl.renew()
 		} else {
 			wait = sl.observe(ctx)
 		}
+		if looked != nil {
+			close(looked)
+		}
 	}
+}
+
+// lookNow asks the run loop to look at the lease at once (Lease.Recheck); the
+// channel is closed once it has. A loop busy with a look takes the request when
+// that look ends.
+func (sl *shareLease) lookNow() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case sl.looks <- ch:
+		case <-sl.done:
+			close(ch)
+		}
+	}()
+	return ch
 }
 
 // fail pauses the lease, or, while a holder's fence still runs, only notes the

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/focussync/focussync/config"
 	"github.com/focussync/focussync/internal/testutil"
+	"github.com/focussync/focussync/state"
 )
 
 var task = Task{Organization: 11, Workspace: 22, Task: 101}
@@ -476,5 +478,32 @@ func TestShare_ReadOnlyFolderIsPausedWithTheRemedy(t *testing.T) {
 	}
 	if r := l.Status().Reason; !strings.Contains(r, "read-only file system") || !strings.Contains(r, "ReadWritePaths=") {
 		t.Errorf("the reason does not name the error and the remedy: %q", r)
+	}
+}
+
+// A folder that was empty when its lease was last looked at claims the lease at
+// the first turn after a file arrives, not at the contender's next interval (a
+// minute here), so the first file goes up at once.
+func TestGate_FirstFileInEmptyFolderClaimsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	s := newShare(t, "a", "db", 8*time.Minute, nil)
+	g := NewGate(s, store, nil, nil)
+	f := config.Folder{Path: dir, TaskID: task.Task, OrganizationID: task.Organization, WorkspaceID: task.Workspace}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if turn := g.Turn(ctx, f); turn.Write {
+		t.Fatal("an empty folder's turn may write: a lease record would be made in an empty mount point")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if turn := g.Turn(ctx, f); !turn.Write {
+		t.Fatalf("the first turn after a file arrived may not write; lease %s", g.LeaseStatus(f).Text)
 	}
 }

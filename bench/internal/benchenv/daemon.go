@@ -123,7 +123,8 @@ func (d *Daemon) Status(ctx context.Context) (daemon.Status, error) {
 }
 
 // WaitIdle polls /status until every folder has finished a pass after since and
-// is idle with nothing pending, or the deadline passes.
+// is idle with nothing pending (or, empty, waits for its first file to take its
+// lease), or the deadline passes.
 func (d *Daemon) WaitIdle(ctx context.Context, since time.Time, timeout time.Duration) (daemon.Status, error) {
 	deadline := time.Now().Add(timeout)
 	var last daemon.Status
@@ -137,7 +138,11 @@ func (d *Daemon) WaitIdle(ctx context.Context, since time.Time, timeout time.Dur
 		if err == nil && len(st.Folders) > 0 {
 			idle := true
 			for _, f := range st.Folders {
-				if f.State != "idle" || f.Pending != 0 || !f.LastPass.After(since) {
+				// An empty folder claims its lease at its first file (no record
+				// is made in what may be an unmounted share's mount point): until
+				// then it is a standby with no holder, with nothing to do.
+				emptyStandby := f.State == "standby" && f.Files == 0 && f.Lease != nil && f.Lease.Holder == ""
+				if f.State != "idle" && !emptyStandby || f.Pending != 0 || !f.LastPass.After(since) {
 					idle = false
 				}
 			}
