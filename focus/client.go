@@ -17,8 +17,14 @@ import (
 // DefaultStallTimeout is how long a request may move no bytes before it fails.
 const DefaultStallTimeout = 60 * time.Second
 
-// maxResponse bounds the bytes read from one response body.
-const maxResponse = 64 << 20
+// maxResponse bounds the bytes read from one response body; maxListResponse
+// that of a task's listing, which grows with the task (about 400 bytes an
+// attachment: a million attachments fit).
+// Tests lower them.
+var (
+	maxResponse     int64 = 64 << 20
+	maxListResponse int64 = 1 << 30
+)
 
 // Options configures a Client. The zero value of every field has a default.
 type Options struct {
@@ -373,13 +379,26 @@ func (c *Client) do(ctx context.Context, rq *request) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	c.observeQuota(t.OrganizationID, resp)
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	limit := maxResponse
+	if rq.ep == EndpointList {
+		limit = maxListResponse
+	}
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	tooLarge := rerr == nil && int64(len(data)) > limit
+	if tooLarge {
+		data, rerr = nil, fmt.Errorf("the response is larger than %d MiB, more than focussync reads", limit>>20)
+	}
 	if resp.StatusCode/100 == 2 {
 		if rerr != nil {
 			if rq.multipart != nil {
 				// The server answered that it created the attachments; only
 				// their ids are lost with the rest of the body.
 				return nil, nil
+			}
+			if tooLarge {
+				// Sending it again would bring the same answer: not a transport
+				// failure to retry.
+				return nil, fmt.Errorf("%s: %w", rq.op, rerr)
 			}
 			return nil, c.classify(rq, nil, nil, rerr, tok)
 		}

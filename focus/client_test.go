@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -423,5 +424,42 @@ func TestInUploadOrder(t *testing.T) {
 	kept := []Attachment{{ID: 9, Name: "x"}, {ID: 8, Name: "a"}, {ID: 7, Name: "b"}}
 	if got := inUploadOrder(us, kept); got[0].ID != 9 {
 		t.Errorf("names that do not match were reordered: %+v", got)
+	}
+}
+
+// A task's listing may be larger than any other answer (it grows with the task);
+// one larger than even its bound fails once, with an error that says so rather
+// than a parse error of a cut-off body, and is not sent again.
+func TestClient_ListResponseBounds(t *testing.T) {
+	defer func(r, l int64) { maxResponse, maxListResponse = r, l }(maxResponse, maxListResponse)
+	maxResponse, maxListResponse = 1<<10, 8<<10
+	list := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"id":%d,"task_id":101,"name":"file-%04d.txt","size":1,"display_order":%d,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z","deleted_at":null}`, i+1, i, i)
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	rec := &recorder{status: http.StatusOK, body: list(20)} // about 3 KiB: above maxResponse
+	srv := startRecorder(t, rec)
+	c := newTestClient(t, srv.URL, time.Now())
+	as, err := c.List(context.Background(), testTask)
+	if err != nil || len(as) != 20 {
+		t.Fatalf("a listing above the bound of other answers: %d attachments, %v; want 20", len(as), err)
+	}
+	rec.mu.Lock()
+	rec.body = list(100) // about 15 KiB: above maxListResponse
+	rec.mu.Unlock()
+	_, err = c.List(context.Background(), testTask)
+	if err == nil || !strings.Contains(err.Error(), "larger than") || Retryable(err) {
+		t.Fatalf("a listing above its bound: %v; want a clear error that is not retried", err)
+	}
+	if n := len(rec.requests()); n != 2 {
+		t.Errorf("%d requests, want 2 (the oversized listing is not sent again)", n)
 	}
 }
