@@ -193,10 +193,15 @@ func clusterWorkload(ctx context.Context, bin, dir string, n int) (map[focus.End
 		}
 		defer func(h *clusterHost) { _, _ = h.d.Stop(30 * time.Second) }(h)
 	}
-	holder, _, err := waitHolder(ctx, hosts, time.Time{})
-	if err != nil {
-		return nil, err
+	// An empty folder's lease is claimed at its first file (no record is made in
+	// what may be an unmounted share's mount point): the hosts first finish their
+	// pass over the empty folder, and the holder is known after the first step.
+	for _, h := range hosts {
+		if _, err := h.d.WaitIdle(ctx, time.Time{}, time.Minute); err != nil {
+			return nil, err
+		}
 	}
+	var holder *clusterHost
 	folder := env.Folder()
 	steps := []func() error{
 		func() error { return writeNumbered(folder, "w", 25) },
@@ -232,6 +237,12 @@ func clusterWorkload(ctx context.Context, bin, dir string, n int) (map[focus.End
 		}
 		// Give the watcher's debounce time to see it, then wait for the holder.
 		time.Sleep(1500 * time.Millisecond)
+		if holder == nil {
+			if holder, _, err = waitHolder(ctx, hosts, t); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, err := holder.d.WaitIdle(ctx, t, time.Minute); err != nil {
 			return nil, err
 		}
