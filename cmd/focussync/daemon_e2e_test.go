@@ -220,8 +220,14 @@ func TestRun_UnmountedRootPausesAndResumes(t *testing.T) {
 	if got := e.requests(m)[focus.EndpointDelete]; got != 0 {
 		t.Fatalf("%d deletes while the share was unmounted", got)
 	}
-	os.Remove(e.folder)
-	os.Rename(away, e.folder)
+	// The share is mounted again: what was written into the mount point meanwhile
+	// is hidden under the mount, as the mount point moved aside is here.
+	if err := os.Rename(e.folder, e.folder+".mountpoint"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(away, e.folder); err != nil {
+		t.Fatal(err)
+	}
 	e.write("after.txt", "back again")
 	testutil.WaitUntil(t, 30*time.Second, "resume", func() bool { return e.hasAttachment("after.txt", "back again") })
 	if got := e.requests(m)[focus.EndpointDelete]; got != 0 {
