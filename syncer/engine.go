@@ -184,6 +184,47 @@ type Engine struct {
 	mu      sync.Mutex
 	budgets map[int64]*Budget
 	shared  func(org int64) SharedQuota
+	// abandoned is when a pass of each folder was stopped with an upload's body
+	// on the wire (a reload, a pause), by folder key: see awaitAbandoned.
+	abandoned map[state.FolderKey]time.Time
+}
+
+// abandonGrace is how long after an upload abandoned mid-request a pass of this
+// process waits before it lists the task to learn whether the upload took
+// effect: a server that had the whole body may still be storing it, and a
+// listing made before it has would have the files sent again.
+const abandonGrace = 3 * time.Second
+
+// abandon notes that a pass of the folder stopped with an upload's body sent.
+func (e *Engine) abandon(k state.FolderKey) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.abandoned == nil {
+		e.abandoned = map[state.FolderKey]time.Time{}
+	}
+	e.abandoned[k] = time.Now()
+}
+
+// awaitAbandoned waits until abandonGrace has passed since a pass of the folder
+// abandoned an upload, if one did in this process.
+func (e *Engine) awaitAbandoned(ctx context.Context, k state.FolderKey) error {
+	e.mu.Lock()
+	at, ok := e.abandoned[k]
+	e.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if d := abandonGrace - time.Since(at); d > 0 {
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	if e.abandoned[k] == at {
+		delete(e.abandoned, k)
+	}
+	e.mu.Unlock()
+	return nil
 }
 
 // NewEngine returns an engine with the default retry policy.

@@ -123,6 +123,9 @@ func (p *pass) send(ctx context.Context, in *state.Intent) ([]focus.Attachment, 
 // split to find the file the server refuses.
 func (p *pass) settleUpload(ctx context.Context, in *state.Intent, created []focus.Attachment, out Outcome) error {
 	files, err := in.Files, out.Err
+	if ctx.Err() != nil && (out.Class == ClassAmbiguous || out.Class == ClassCanceled) {
+		p.e.abandon(p.key)
+	}
 	switch out.Class {
 	case ClassDone:
 		return p.uploaded(ctx, in, created)

@@ -76,6 +76,11 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	first := !p.folder.Meta.Listed || relist
 	complete := true // the listing, if any, can count as the task's first one
 	if paused == "" && !p.opt.Offline && (creates || first || p.verifyDue()) {
+		if creates {
+			if err := p.e.awaitAbandoned(ctx, p.key); err != nil {
+				return nil, err
+			}
+		}
 		listing, err = p.list(ctx, p.listPriority())
 		if err != nil {
 			return nil, err
