@@ -428,20 +428,29 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestCluster_ReloadChangesCoordinator changes [cluster] with a SIGHUP: the new
-// settings take effect without a restart, and the old leases are released.
-func TestCluster_ReloadChangesCoordinator(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+// startShareHolder starts host-a (lease_ttl 3s) on e's folder, which it fills
+// with one file, and waits until the task mirrors it and host-a's share lease
+// record names it; it returns the host and the record's path.
+func startShareHolder(t *testing.T, e *env) (*host, string) {
+	t.Helper()
 	rec := filepath.Join(e.folder, cluster.RecordName(e.task))
 	h := newHost(e, "host-a", e.folder, "3s")
 	e.write("one.txt", "1")
 	h.start()
 	e.waitMirrored(60 * time.Second)
-	testutil.WaitUntil(t, 30*time.Second, "host-a's lease record", func() bool {
+	testutil.WaitUntil(t, 30*time.Second, "host-a's share lease record", func() bool {
 		b, _ := os.ReadFile(rec)
 		return strings.Contains(string(b), `"node": "host-a"`)
 	})
+	return h, rec
+}
+
+// TestCluster_ReloadChangesCoordinator changes [cluster] with a SIGHUP: the new
+// settings take effect without a restart, and the old leases are released.
+func TestCluster_ReloadChangesCoordinator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h, rec := startShareHolder(t, e)
 
 	// No coordinator: the lease is released and the daemon keeps syncing.
 	h.e.extra = e.extra + "\n[cluster]\ncoordinator = \"none\"\n"

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/focussync/focussync/cluster"
 	"github.com/focussync/focussync/daemon"
 	"github.com/focussync/focussync/internal/etcdtest"
 	"github.com/focussync/focussync/internal/testutil"
@@ -177,15 +176,7 @@ func TestEtcd_ReloadAndUnreachable(t *testing.T) {
 	t.Parallel()
 	c := etcdtest.Start(t, 3)
 	e := newEnv(t)
-	rec := filepath.Join(e.folder, cluster.RecordName(e.task))
-	h := newHost(e, "host-a", e.folder, "3s")
-	e.write("one.txt", "1")
-	h.start()
-	e.waitMirrored(60 * time.Second)
-	testutil.WaitUntil(t, 30*time.Second, "host-a's share lease record", func() bool {
-		b, _ := os.ReadFile(rec)
-		return strings.Contains(string(b), `"node": "host-a"`)
-	})
+	h, rec := startShareHolder(t, e)
 
 	h.e.extra = e.extra + etcdCluster(c, "host-a", "3s")
 	h.e.writeConfig()
