@@ -68,13 +68,16 @@ func (s *Store) Load(k FolderKey) (*Folder, error) {
 			return err
 		}
 		if b := fb.Bucket(bucketFiles); b != nil {
-			f.Files = make(map[string]FileRecord, b.Stats().KeyN)
+			n := b.Stats().KeyN
+			f.Files = make(map[string]FileRecord, n)
+			f.Paths = make([]string, 0, n)
 			err := b.ForEach(func(p, v []byte) error {
 				r, err := decodeRecord(p, v)
 				if err != nil {
 					return fmt.Errorf("file %q: %w", p, err)
 				}
 				f.Files[r.Path] = r
+				f.Paths = append(f.Paths, r.Path)
 				return nil
 			})
 			if err != nil {

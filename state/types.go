@@ -83,10 +83,13 @@ type Intent struct {
 
 // Folder is everything the store holds for one folder.
 type Folder struct {
-	Key     FolderKey
-	Meta    Meta
-	Files   map[string]FileRecord // by Path
-	Intents []Intent              // open intents, oldest first
+	Key   FolderKey
+	Meta  Meta
+	Files map[string]FileRecord // by Path
+	// Paths are the keys of Files in path order, as Load read them (bytewise, as
+	// Go compares strings); whoever adds or removes a key of Files sets it to nil.
+	Paths   []string
+	Intents []Intent // open intents, oldest first
 }
 
 // Change is a set of writes applied to one folder in a single transaction.

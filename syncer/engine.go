@@ -548,8 +548,12 @@ func (p *pass) commit(c state.Change) error {
 func (p *pass) apply(c state.Change) {
 	for _, path := range c.Delete {
 		delete(p.folder.Files, path)
+		p.folder.Paths = nil
 	}
 	for _, r := range c.Put {
+		if _, ok := p.folder.Files[r.Path]; !ok {
+			p.folder.Paths = nil
+		}
 		p.folder.Files[r.Path] = r
 	}
 	if c.Meta != nil {

@@ -104,6 +104,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 	plan := MakePlan(PlanInput{
 		Snapshot: snap,
 		Records:  p.folder.Files,
+		Paths:    p.folder.Paths,
 		Remote:   remote,
 		Settling: settling,
 		Intents:  p.folder.Intents,

@@ -24,6 +24,9 @@ const OrderBase = 1 << 30
 type PlanInput struct {
 	Snapshot *watcher.Snapshot           // the local folder; never nil
 	Records  map[string]state.FileRecord // the state store's records, by path
+	// Paths, when set, are the keys of Records in path order (as the store
+	// reads them), so that MakePlan need not sort them; nil means unknown.
+	Paths []string
 
 	// Remote, when non-nil, is a fresh listing of the task (soft-deleted items
 	// removed). With it the planner adopts unmanaged attachments whose name and size

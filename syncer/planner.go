@@ -54,8 +54,9 @@ import (
 // No op ever names an attachment that no record owns, except the ones it adopts.
 func MakePlan(in PlanInput) *Plan {
 	var rec Recovery
-	if in.Options.Paused == "" {
+	if in.Options.Paused == "" && len(in.Intents) > 0 {
 		rec, in.Records = recoveryOf(in)
+		in.Paths = nil
 	}
 	waiting := uploadsUnknown(&in)
 	p := newPlanner(in)
@@ -111,8 +112,11 @@ type planner struct {
 	in     PlanInput
 	snap   *watcher.Snapshot
 	remote map[int64]focus.Attachment // nil without a listing
-	owner  map[int64]string           // attachment id -> the one record path that owns it
-	plan   *Plan
+	// contested maps an attachment id that more than one record names to the one
+	// record path that owns it (the first in path order); an id that only one
+	// record names is owned by that record and is not in it.
+	contested map[int64]string
+	plan      *Plan
 
 	paths     []string                    // the paths of in.Records, sorted
 	seq       []*orderItem                // the files that will be managed, in any order
@@ -131,12 +135,15 @@ type planner struct {
 }
 
 func newPlanner(in PlanInput) *planner {
+	paths := in.Paths
+	if len(paths) != len(in.Records) || !strictlySorted(paths) {
+		paths = sortedKeys(in.Records)
+	}
 	p := &planner{
 		in:        in,
 		snap:      in.Snapshot,
-		owner:     map[int64]string{},
 		plan:      &Plan{},
-		paths:     sortedKeys(in.Records),
+		paths:     paths,
 		fixedHeld: map[string]bool{},
 		adopted:   map[string]state.FileRecord{},
 		uploads:   map[string]state.IntentFile{},
@@ -155,25 +162,59 @@ func newPlanner(in PlanInput) *planner {
 			}
 		}
 	}
-	for _, path := range p.paths {
-		r := in.Records[path]
+	p.findOwners()
+	return p
+}
+
+// findOwners counts the managed attachments, finds the ids that more than one
+// record names (see contested) and, without a listing, the largest display order.
+// It sorts the ids rather than filling a map of every one: a folder of many files
+// pays for that on every pass.
+func (p *planner) findOwners() {
+	type named struct {
+		id int64
+		at int // index in p.paths
+	}
+	ids := make([]named, 0, len(p.paths))
+	for i, path := range p.paths {
+		r, ok := p.in.Records[path]
+		if !ok { // in.Paths were not the keys of in.Records
+			p.paths = sortedKeys(p.in.Records)
+			p.findOwners()
+			return
+		}
 		if r.Managed() {
-			if _, taken := p.owner[r.AttachmentID]; !taken {
-				p.owner[r.AttachmentID] = path
-				p.managed++
-				if p.remote == nil {
-					p.maxKey = max(p.maxKey, r.DisplayOrder)
-				}
-			}
+			ids = append(ids, named{r.AttachmentID, i})
 		}
 	}
-	return p
+	slices.SortFunc(ids, func(a, b named) int {
+		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.at, b.at))
+	})
+	for i, n := range ids {
+		if i > 0 && ids[i-1].id == n.id {
+			if p.contested == nil {
+				p.contested = map[int64]string{}
+			}
+			if _, ok := p.contested[n.id]; !ok {
+				p.contested[n.id] = p.paths[ids[i-1].at]
+			}
+			continue
+		}
+		p.managed++
+		if p.remote == nil {
+			p.maxKey = max(p.maxKey, p.in.Records[p.paths[n.at]].DisplayOrder)
+		}
+	}
 }
 
 // owns reports whether the record at path owns its attachment (a second record
 // naming the same attachment owns nothing).
 func (p *planner) owns(path string, r state.FileRecord) bool {
-	return r.Managed() && p.owner[r.AttachmentID] == path
+	if !r.Managed() {
+		return false
+	}
+	owner, ok := p.contested[r.AttachmentID]
+	return !ok || owner == path
 }
 
 // remoteGone reports whether a listing was given and lacks the attachment.
@@ -359,8 +400,14 @@ func (p *planner) placeNewFiles() {
 	var free map[nameSize][]int64
 	if p.remote != nil {
 		free = map[nameSize][]int64{}
+		owned := make(map[int64]bool, p.managed)
+		for _, r := range p.in.Records {
+			if r.Managed() {
+				owned[r.AttachmentID] = true
+			}
+		}
 		for _, id := range sortedKeys(p.remote) {
-			if _, owned := p.owner[id]; owned {
+			if owned[id] {
 				continue
 			}
 			a := p.remote[id]
@@ -553,6 +600,16 @@ func without(list []string, drop map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// strictlySorted reports whether each path sorts after the one before it.
+func strictlySorted(paths []string) bool {
+	for i := 1; i < len(paths); i++ {
+		if paths[i-1] >= paths[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // sortedKeys returns the keys of m in ascending order.
