@@ -511,3 +511,27 @@ func TestMakePlan_Costs(t *testing.T) {
 		},
 	})
 }
+
+// Paths that are not the keys of Records (stale after a change, unsorted, or of
+// another length) are not trusted: the plan is the one made without them.
+func TestMakePlan_StalePathsAreNotTrusted(t *testing.T) {
+	fs, recs := three()
+	gone := lf("d.txt", "hd")
+	recs[gone.Path] = managedRec(gone, 4, 4096)
+	renamed := lf("e.txt", "hb")
+	snap := snapOf(fs[0], renamed, fs[2]) // b.txt renamed to e.txt, d.txt deleted
+	want := MakePlan(PlanInput{Snapshot: snap, Records: recs, Options: nameOpts})
+	if len(want.Updates) != 1 || len(want.Deletes) != 1 {
+		t.Fatalf("without Paths: %d updates, %d deletes; want the rename and the delete", len(want.Updates), len(want.Deletes))
+	}
+	for _, paths := range [][]string{
+		{"a.txt", "b.txt", "c.txt", "x.txt"}, // same length, one key that is not there
+		{"a.txt", "b.txt", "d.txt", "c.txt"}, // the keys, out of order
+		{"a.txt", "c.txt"},                   // too few
+	} {
+		got := MakePlan(PlanInput{Snapshot: snap, Records: recs, Paths: paths, Options: nameOpts})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("with Paths %q the plan differs:\n got %+v\nwant %+v", paths, got, want)
+		}
+	}
+}
