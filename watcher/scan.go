@@ -72,6 +72,8 @@ type ScanOptions struct {
 
 	// readDir lists a directory; nil means the platform's own listing. Tests
 	// set it to make a listing fail where file permissions cannot (as root).
+	// Directories are read ahead, so it and beforeOpen are called from several
+	// goroutines at once.
 	readDir func(dir string) ([]fs.DirEntry, error)
 	// openFile opens a file for hashing; nil means safefs.Open beneath Root.
 	openFile func(name string) (*os.File, error)
@@ -131,7 +133,13 @@ func Scan(ctx context.Context, opt ScanOptions) (*Snapshot, error) {
 			HeldKinds: make(map[string]HoldKind),
 		},
 	}
-	err = w.walkDir("", opt.Folder.Path, m.IncludesAll())
+	if opt.Folder.Recursive {
+		w.startReadAhead()
+	}
+	err = w.walkDir("", opt.Folder.Path, m.IncludesAll(), nil)
+	if w.ahead != nil {
+		w.stopReadAhead()
+	}
 	if err == nil {
 		err = w.hashAll(hashWorkers(opt.HashWorkers))
 	}

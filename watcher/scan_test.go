@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,12 +156,15 @@ func TestScan_IncludeExclude(t *testing.T) {
 		"build/out.pdf":      "6",
 		"other/deep/x.txt":   "7",
 	})
+	var mu sync.Mutex // directories are read ahead, several at once
 	var listed []string
 	opt := ScanOptions{
 		Folder: config.Folder{Path: root, Recursive: true, Include: []string{"**/*.pdf", "reports/**"}, Exclude: []string{"build", "reports/old"}},
 		readDir: func(dir string) ([]fs.DirEntry, error) {
 			rel, _ := filepath.Rel(root, dir)
+			mu.Lock()
 			listed = append(listed, filepath.ToSlash(rel))
+			mu.Unlock()
 			return os.ReadDir(dir)
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/focussync/focussync/internal/safefs"
@@ -13,7 +14,8 @@ import (
 )
 
 // walker holds the state of one Scan. Only the goroutine running Scan touches
-// it, except hashAll's workers, which write to their own result slots.
+// it, except hashAll's workers, which write to their own result slots, and the
+// read-ahead workers, which fill the dirRead they were given.
 type walker struct {
 	ctx     context.Context
 	opt     *ScanOptions
@@ -22,6 +24,7 @@ type walker struct {
 	marker  string
 	own     map[string][]string // focussync's own files by directory (ownNames)
 	readDir func(dir string) ([]fs.DirEntry, error)
+	ahead   *readAhead // nil: every directory is read when the walk comes to it
 	snap    *Snapshot
 	jobs    []hashJob
 	stats   ScanStats
@@ -85,19 +88,116 @@ func (w *walker) list(rel, full string) ([]fs.DirEntry, listing, error) {
 	return listDir(w.opt.Folder.Path, rel)
 }
 
-// walkDir lists the directory rel (full on disk) and handles its entries.
+// dirRead is one directory as read from disk: its entries and, for each that
+// was a regular file when listed, its metadata from a stat right after the
+// listing (the part of a walk that waits on the file system).
+type dirRead struct {
+	entries []fs.DirEntry
+	stats   []fileStat // by index in entries
+	err     error      // the listing's error; entries read before it are kept
+	ready   chan struct{}
+}
+
+// fileStat is the stat of one listed regular file.
+type fileStat struct {
+	m   meta
+	err error
+}
+
+// read lists the directory rel (full on disk) into d and stats its regular
+// files. It sets every field of d but ready.
+func (w *walker) read(d *dirRead, rel, full string) {
+	entries, l, err := w.list(rel, full)
+	d.entries, d.err = entries, err
+	if l == nil {
+		return
+	}
+	d.stats = make([]fileStat, len(entries))
+	for i, e := range entries {
+		if e.Type().IsRegular() && !scope.IgnoredByDefault(e.Name()) {
+			d.stats[i].m, d.stats[i].err = l.stat(e)
+		}
+	}
+	l.close()
+}
+
+// readAhead has subdirectories read while the walk is busy elsewhere, by up to
+// readAheadWorkers goroutines, so that a walk over many directories does not
+// wait on the file system one directory at a time. The walk still takes each
+// directory in its own order, on its own goroutine: only the reading is early.
+type readAhead struct {
+	jobs    chan readJob
+	wg      sync.WaitGroup
+	pending int // read or being read, not yet taken by the walk (walk's goroutine only)
+}
+
+type readJob struct {
+	rel, full string
+	d         *dirRead
+}
+
+const (
+	readAheadWorkers = 4
+	readAheadDirs    = 16 // directories read ahead at most, to bound memory
+)
+
+func (w *walker) startReadAhead() {
+	w.ahead = &readAhead{jobs: make(chan readJob, readAheadDirs)}
+	for range readAheadWorkers {
+		w.ahead.wg.Go(func() {
+			for j := range w.ahead.jobs {
+				if w.ctx.Err() == nil {
+					w.read(j.d, j.rel, j.full)
+				}
+				close(j.d.ready)
+			}
+		})
+	}
+}
+
+// stopReadAhead waits for the readers to finish what they started.
+func (w *walker) stopReadAhead() {
+	close(w.ahead.jobs)
+	w.ahead.wg.Wait()
+}
+
+// early asks for the directory to be read ahead and returns its future read,
+// or nil when as many are already pending (the walk then reads it itself).
+func (w *walker) early(rel, full string) *dirRead {
+	a := w.ahead
+	if a == nil || a.pending >= readAheadDirs {
+		return nil
+	}
+	d := &dirRead{ready: make(chan struct{})}
+	a.jobs <- readJob{rel, full, d} // never blocks: fewer than cap(jobs) are pending
+	a.pending++
+	return d
+}
+
+// walkDir handles the directory rel (full on disk) and, depth first, the
+// directories under it. d is its read when it was asked for early, else nil.
 // included says whether an ancestor matched an include pattern. Only a
 // cancelled context or an unreadable root end the walk with an error.
-func (w *walker) walkDir(rel, full string, included bool) error {
+func (w *walker) walkDir(rel, full string, included bool, d *dirRead) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	entries, l, err := w.list(rel, full)
-	if err != nil {
+	if d == nil {
+		d = &dirRead{}
+		w.read(d, rel, full)
+	} else {
+		select {
+		case <-d.ready:
+			w.ahead.pending--
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		}
+		if err := w.ctx.Err(); err != nil {
+			return err // the read was skipped
+		}
+	}
+	if err := d.err; err != nil {
 		if rel == "" {
-			if l != nil {
-				l.close()
-			}
 			return fmt.Errorf("%w: %w", ErrRootUnreadable, err)
 		}
 		// Nothing under a directory that could not be listed may be deleted
@@ -112,12 +212,13 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 	w.stats.Dirs++
 	type subdir struct {
 		rel      string
-		name     string
+		full     string
 		included bool
+		d        *dirRead
 	}
 	var subdirs []subdir
 	own := w.own[rel]
-	for _, e := range entries {
+	for i, e := range d.entries {
 		name := e.Name()
 		if scope.IgnoredByDefault(name) || own != nil && isOwn(own, name) {
 			continue
@@ -135,27 +236,30 @@ func (w *walker) walkDir(rel, full string, included bool) error {
 		}
 		if t.IsDir() {
 			if inc, descend := w.m.DirScope(erel, included); descend {
-				subdirs = append(subdirs, subdir{erel, name, inc})
+				subdirs = append(subdirs, subdir{rel: erel, full: joinPath(full, name), included: inc})
 			}
-		} else if w.m.FileScope(erel, included) {
-			w.file(l, e, erel, full)
+		} else if w.m.FileScope(erel, included) && d.stats != nil {
+			w.file(d.stats[i], erel, full, name)
 		}
 	}
-	if l != nil {
-		l.close()
-	}
-	for _, d := range subdirs {
-		if err := w.walkDir(d.rel, joinPath(full, d.name), d.included); err != nil {
+	ahead := 0 // the subdirectories before this one were asked for early
+	for i, sd := range subdirs {
+		for ahead = max(ahead, i); ahead < len(subdirs); ahead++ {
+			if subdirs[ahead].d = w.early(subdirs[ahead].rel, subdirs[ahead].full); subdirs[ahead].d == nil {
+				break
+			}
+		}
+		if err := w.walkDir(sd.rel, sd.full, sd.included, subdirs[i].d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// file examines one in-scope regular file listed in the directory dirFull.
-func (w *walker) file(l listing, e fs.DirEntry, rel, dirFull string) {
-	name := e.Name()
-	m, err := l.stat(e)
+// file examines one in-scope regular file, rel (name in the directory dirFull
+// on disk), as stat'ed after its directory was listed.
+func (w *walker) file(st fileStat, rel, dirFull, name string) {
+	m, err := st.m, st.err
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			w.hold(rel, HoldUnreadable, "unreadable: "+cause(err), fmt.Errorf("stat: %w", err))
