@@ -26,9 +26,7 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 	}
 	p.listedAt = time.Time{}
 	p.res.Adopted += len(plan.Adopt)
-	for _, a := range plan.Adopt {
-		p.log.Info("adopted existing attachment", "file", a.Path, "attachment", a.AttachmentID)
-	}
+	p.logAdopted(plan.Adopt)
 
 	left := plan.Cost()
 	p.pacer.Announce(left)
@@ -460,6 +458,23 @@ func (p *pass) setProgress(fn func(*Progress)) {
 		p.progress.QuotaLeft = st.Remaining
 	}
 	p.opt.Progress(p.progress)
+}
+
+// logAdopted logs the attachments a pass adopted: each one when they are few;
+// when they are many (a first run or a takeover over a large folder), each at
+// debug level and their count at info, so that the log stays readable.
+func (p *pass) logAdopted(recs []state.FileRecord) {
+	const each = 20
+	for _, r := range recs {
+		if len(recs) <= each {
+			p.log.Info("adopted existing attachment", "file", r.Path, "attachment", r.AttachmentID)
+		} else {
+			p.log.Debug("adopted existing attachment", "file", r.Path, "attachment", r.AttachmentID)
+		}
+	}
+	if len(recs) > each {
+		p.log.Info("adopted existing attachments", "files", fmt.Sprintf("%s and %d more", recs[0].Path, len(recs)-1), "count", len(recs))
+	}
 }
 
 func batchName(files []state.IntentFile) string {
