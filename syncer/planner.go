@@ -172,8 +172,9 @@ func newPlanner(in PlanInput) *planner {
 // pays for that on every pass.
 func (p *planner) findOwners() {
 	type named struct {
-		id int64
-		at int // index in p.paths
+		id    int64
+		at    int   // index in p.paths
+		order int64 // the record's display order
 	}
 	ids := make([]named, 0, len(p.paths))
 	for i, path := range p.paths {
@@ -184,7 +185,7 @@ func (p *planner) findOwners() {
 			return
 		}
 		if r.Managed() {
-			ids = append(ids, named{r.AttachmentID, i})
+			ids = append(ids, named{r.AttachmentID, i, r.DisplayOrder})
 		}
 	}
 	slices.SortFunc(ids, func(a, b named) int {
@@ -202,7 +203,7 @@ func (p *planner) findOwners() {
 		}
 		p.managed++
 		if p.remote == nil {
-			p.maxKey = max(p.maxKey, p.in.Records[p.paths[n.at]].DisplayOrder)
+			p.maxKey = max(p.maxKey, n.order)
 		}
 	}
 }
