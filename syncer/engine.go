@@ -490,8 +490,13 @@ type pass struct {
 	pacer *Pacer // sends every request of the pass, under the quota budget
 	log   *slog.Logger
 
-	folder   *state.Folder
+	folder *state.Folder
+	// snap is the round's scan. Once the round is planned its Files are dropped
+	// (the plan carries what the uploads need of them; a pass over many files
+	// should not hold each one twice), and devices keeps the device of each file
+	// to upload that is not on the root's device.
 	snap     *watcher.Snapshot
+	devices  map[string]uint64
 	listedAt time.Time         // when this round listed the task; zero when it did not
 	relisted bool              // PassOptions.ListFirst's listing was made
 	failed   map[string]string // path -> reason, failures of this call

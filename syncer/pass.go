@@ -117,6 +117,7 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 			MaxBatchBytes:   p.e.MaxBatchBytes,
 		},
 	})
+	p.keepDevices(plan)
 	// The listing is recorded with the plan's adoptions, in one transaction, so that
 	// a crash in between cannot leave "listed" behind without the adopted records.
 	if complete {
@@ -127,6 +128,38 @@ func (p *pass) plan(ctx context.Context) (*Plan, error) {
 		p.listedAt = p.e.now()
 	}
 	return plan, nil
+}
+
+// keepDevices notes the device of each file the plan uploads that is not on the
+// root's device, and drops the snapshot's files, which the rest of the round
+// does not read.
+func (p *pass) keepDevices(plan *Plan) {
+	p.devices = nil
+	if p.snap == nil {
+		return
+	}
+	for _, b := range plan.Uploads {
+		for _, f := range b.Files {
+			if d := p.snap.Files[f.Path].Device; d != p.snap.Device {
+				if p.devices == nil {
+					p.devices = map[string]uint64{}
+				}
+				p.devices[f.Path] = d
+			}
+		}
+	}
+	p.snap.Files = nil
+}
+
+// device returns the device a file to upload was scanned on.
+func (p *pass) device(path string) uint64 {
+	if d, ok := p.devices[path]; ok {
+		return d
+	}
+	if p.snap == nil {
+		return 0
+	}
+	return p.snap.Device
 }
 
 // adoptableLater reports whether a file still settling has the name of an

@@ -535,3 +535,27 @@ func TestMakePlan_StalePathsAreNotTrusted(t *testing.T) {
 		}
 	}
 }
+
+// Once a round is planned, its snapshot's files are dropped, and each upload is
+// still checked against the device its file was scanned on, a file under a
+// mount inside the folder included.
+func TestPass_KeepDevicesOfUploads(t *testing.T) {
+	a, b, c := lf("a.txt", "ha"), lf("mnt/b.txt", "hb"), lf("c.txt", "hc")
+	a.Device, b.Device, c.Device = 7, 9, 7
+	snap := snapOf(a, b, c)
+	snap.Device = 7
+	p := &pass{snap: snap}
+	plan := &Plan{Uploads: []Batch{{Files: []state.IntentFile{intentFor(a, 0), intentFor(b, 0)}}}}
+	p.keepDevices(plan)
+	if p.snap.Files != nil {
+		t.Errorf("the snapshot still holds %d files after planning", len(p.snap.Files))
+	}
+	for _, f := range []watcher.File{a, b} {
+		if got := p.device(f.Path); got != f.Device {
+			t.Errorf("device(%s) = %d, want %d, the device it was scanned on", f.Path, got, f.Device)
+		}
+	}
+	if ups := p.uploadsOf(plan.Uploads[0].Files); ups[0].Device != 7 || ups[1].Device != 9 {
+		t.Errorf("uploads carry devices %d and %d, want 7 and 9", ups[0].Device, ups[1].Device)
+	}
+}

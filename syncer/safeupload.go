@@ -16,12 +16,8 @@ import (
 func (p *pass) uploadsOf(files []state.IntentFile) []focus.Upload {
 	ups := make([]focus.Upload, len(files))
 	for i, f := range files {
-		var dev uint64
-		if p.snap != nil {
-			dev = p.snap.Files[f.Path].Device
-		}
 		ups[i] = focus.Upload{
-			Root: p.f.Path, Path: f.Path, Size: f.Size, Device: dev, Inode: f.Inode, Hash: f.Hash,
+			Root: p.f.Path, Path: f.Path, Size: f.Size, Device: p.device(f.Path), Inode: f.Inode, Hash: f.Hash,
 			Name: f.Name, DisplayOrder: f.DisplayOrder,
 		}
 		if f.Hash == "" {
