@@ -4,7 +4,7 @@
 // cost, upload latency, and a soak with every fault on. Everything runs the
 // real binary against the in-process emulator on loopback.
 //
-//	go run ./bench/report -o BENCHMARKS.md          # the full report (~45 minutes, 30 of them for -only million)
+//	go run ./bench/report -o BENCHMARKS.md          # the full report (~20 minutes, 10 of them for -only million)
 //	go run ./bench/report -quick -o /tmp/quick.md   # a smaller version
 package main
 
@@ -167,7 +167,7 @@ func run(ctx context.Context, o options) int {
 	if o.quick {
 		cmd = "go run ./bench/report -quick -o BENCHMARKS.md"
 	}
-	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 45 minutes, 30 of them for the million-file section; `-only` runs chosen sections, `-quick` makes a smaller version in a few).\n", cmd)
+	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 20 minutes, 10 of them for the million-file section; `-only` runs chosen sections, `-quick` makes a smaller version in a few).\n", cmd)
 	fmt.Fprintf(&doc, "Fuzzing is separate: `bench/fuzz.sh [fuzztime]`.\n\n")
 	fmt.Fprintf(&doc, "- Generated %s in %s%s.\n", began.UTC().Format("2006-01-02 15:04 MST"), time.Since(began).Round(time.Second), quickNote(o.quick))
 	if o.only != "" {
@@ -289,6 +289,7 @@ const initialIntro = "A fresh task, the emulator without latency and with an unl
 	"reading and hashing the same files (as many workers as the scanner), plus the same uploads sent in bulk creates of 10 by bare loops of HTTP requests " +
 	"(bench/internal/naive.BareBulk) to a fresh emulator: one loop, and two concurrent loops (a client that keeps two requests in flight); " +
 	"each floor adds hash and upload times, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
+	"Each is measured twice, the floor before and after focussync, and focussync the second time as another host with its own state db into a task of its own; the faster of each pair counts. " +
 	"The floor of the peak RSS is a bare uploader in a process of its own (the report's binary as a child, two loops of bare bulk creates), sampled as `sync` is. " +
 	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
@@ -306,5 +307,7 @@ const latencyIntro = "A running daemon with settle = 300 ms and rescan = 2 s; fi
 
 const millionIntro = "1,000,000 small files in 1,000 folders of 1,000 (one recursive folder mapped to one task), next to 100,000 in 100 folders " +
 	"(with -quick: 100,000 against 10,000), on tmpfs with the state db beside them (on a disk, the initial sync would wait for 100,000 fsynced commits). " +
-	"For each: the initial `focussync sync` against the emulator with an unlimited quota, a rescan by a new `sync` process (nothing to send), then the daemon over the synced tree: " +
-	"its first pass, its memory 10 s later and the inotify watches it holds. No measure may grow faster than N log N."
+	"For each: the initial `focussync sync` against the emulator with an unlimited quota (twice, the second by another host with its own state db into a task of its own; the faster counts), " +
+	"a rescan by a new `sync` process (nothing to send; three times, each next to a bare walk; the medians count), then the daemon over the synced tree: " +
+	"its first pass, its memory 10 s later and the inotify watches it holds. No measure may grow faster than N log N. " +
+	"The machine is shared: a single run of either size, slowed by other work, would decide a growth on its own."

@@ -103,7 +103,8 @@ func hashAll(files []naive.BareFile) (time.Duration, error) {
 	return time.Since(start), firstErr
 }
 
-// initialSync measures `focussync sync` over a fresh tree, then the floor. With
+// initialSync measures the floor over a fresh tree, then `focussync sync`, then
+// the floor again; the better of each pair counts. With
 // keep, the env is returned open for the idle measurement; else it is closed.
 func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf func(string, ...any)) (initialResult, *benchenv.Env, error) {
 	res := initialResult{spec: spec}
@@ -145,16 +146,37 @@ func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf f
 			return fail(err)
 		}
 	}
-	logf("initial sync %s: focussync sync", spec.label)
-	r, err := env.Run(ctx, true, "sync")
-	if err != nil {
-		return fail(err)
+	// focussync twice as well, the second time as another host with its own
+	// state db into a task of its own: the faster counts, as for the floor.
+	for i := range 2 {
+		e := env
+		if i > 0 {
+			if e, err = env.Twin("again"); err != nil {
+				return fail(err)
+			}
+			e.Folders[0].Task++
+			if err := e.WriteConfig(); err != nil {
+				return fail(err)
+			}
+		}
+		logf("initial sync %s: focussync sync (%d of 2)", spec.label, i+1)
+		mark := e.Mark()
+		r, err := e.Run(ctx, true, "sync")
+		if err != nil {
+			return fail(err)
+		}
+		if r.Code != 0 {
+			return fail(fmt.Errorf("initial sync %s: %v", spec.label, r))
+		}
+		if got := len(e.Srv.Attachments(e.Task())); got != len(files) {
+			return fail(fmt.Errorf("initial sync %s: %d attachments for %d files", spec.label, got, len(files)))
+		}
+		if i == 0 || r.Wall < res.ours {
+			res.ours = r.Wall
+		}
+		res.peakRSS = max(res.peakRSS, r.PeakRSS)
+		res.requests = max(res.requests, e.Mark()-mark)
 	}
-	if r.Code != 0 {
-		return fail(fmt.Errorf("initial sync %s: %v", spec.label, r))
-	}
-	res.ours, res.peakRSS = r.Wall, r.PeakRSS
-	res.requests = len(env.Srv.Requests())
 	if h, err := hashAll(files); err == nil && h < res.hash {
 		res.hash = h
 	}
@@ -165,10 +187,6 @@ func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf f
 	}
 	if res.bareRSS, err = bareRSS(ctx, files); err != nil {
 		return fail(err)
-	}
-	got := env.Srv.Attachments(env.Task())
-	if len(got) != len(files) {
-		return fail(fmt.Errorf("initial sync %s: %d attachments for %d files", spec.label, len(got), len(files)))
 	}
 	return res, env, nil
 }
