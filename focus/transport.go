@@ -2,8 +2,10 @@ package focus
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -38,8 +40,13 @@ func newHTTPClient(stall time.Duration) *http.Client {
 
 // maxStallChunk bounds one write so that a slow but moving upload renews its
 // deadline often: a write fails only if maxStallChunk bytes take longer than the
-// stall timeout.
-const maxStallChunk = 16 << 10
+// stall timeout (with the default of 60 s, a link slower than about 4 KB/s).
+const maxStallChunk = 256 << 10
+
+// copyBuffers hold the buffers a request body is copied through: one read of
+// the body and one write to the connection per maxStallChunk bytes, rather
+// than per 32 KiB, as io.Copy would.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, maxStallChunk); return &b }}
 
 // stallConn is a connection whose reads and writes fail once no byte has moved,
 // in either direction, for stall. Every read and every write (in chunks of at most
@@ -67,6 +74,14 @@ func (c *stallConn) Read(p []byte) (int, error) {
 		c.Conn.SetDeadline(time.Now().Add(c.stall))
 	}
 	return n, err
+}
+
+// ReadFrom copies a request body to the connection through a buffer of
+// maxStallChunk bytes.
+func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{c}, r, *buf)
 }
 
 // Write implements net.Conn.
