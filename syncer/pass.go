@@ -168,12 +168,7 @@ func (p *pass) adoptableLater(settling map[string]int64, listing []focus.Attachm
 	if len(settling) == 0 {
 		return false
 	}
-	owned := map[int64]bool{}
-	for _, r := range p.folder.Files {
-		if r.Managed() {
-			owned[r.AttachmentID] = true
-		}
-	}
+	owned := ownedIDs(p.folder.Files)
 	names := map[string]bool{}
 	for rel := range settling {
 		names[RemoteName(rel)] = true
@@ -188,12 +183,7 @@ func (p *pass) adoptableLater(settling map[string]int64, listing []focus.Attachm
 
 // ownedOnly keeps the attachments that a record owns.
 func (p *pass) ownedOnly(remote []focus.Attachment) []focus.Attachment {
-	owned := map[int64]bool{}
-	for _, r := range p.folder.Files {
-		if r.Managed() {
-			owned[r.AttachmentID] = true
-		}
-	}
+	owned := ownedIDs(p.folder.Files)
 	var out []focus.Attachment
 	for _, a := range remote {
 		if owned[a.ID] {

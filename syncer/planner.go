@@ -401,12 +401,7 @@ func (p *planner) placeNewFiles() {
 	var free map[nameSize][]int64
 	if p.remote != nil {
 		free = map[nameSize][]int64{}
-		owned := make(map[int64]bool, p.managed)
-		for _, r := range p.in.Records {
-			if r.Managed() {
-				owned[r.AttachmentID] = true
-			}
-		}
+		owned := ownedIDs(p.in.Records)
 		for _, id := range sortedKeys(p.remote) {
 			if owned[id] {
 				continue

@@ -65,6 +65,17 @@ func recoveryOf(in PlanInput) (Recovery, map[string]state.FileRecord) {
 	return r, recs
 }
 
+// ownedIDs returns the ids of the attachments that the records manage.
+func ownedIDs(recs map[string]state.FileRecord) map[int64]bool {
+	owned := make(map[int64]bool, len(recs))
+	for _, r := range recs {
+		if r.Managed() {
+			owned[r.AttachmentID] = true
+		}
+	}
+	return owned
+}
+
 // ownerOf returns the path of the record that owns attachment id.
 func ownerOf(recs map[string]state.FileRecord, id int64) (string, bool) {
 	for path, r := range recs {
@@ -81,12 +92,7 @@ func ownerOf(recs map[string]state.FileRecord, id int64) (string, bool) {
 // versions they replace. A file with no match did not reach Focus: it is not
 // returned, and goes up again as a new file.
 func matchUploads(intents []state.Intent, recs map[string]state.FileRecord, listing []focus.Attachment) (adopt []state.FileRecord, replace []state.Intent) {
-	owned := map[int64]bool{}
-	for _, r := range recs {
-		if r.Managed() {
-			owned[r.AttachmentID] = true
-		}
-	}
+	owned := ownedIDs(recs)
 	for _, in := range intents {
 		for _, f := range in.Files {
 			// The newest match: an attachment made by hand a little earlier with the
