@@ -551,15 +551,15 @@ func (p *pass) commit(c state.Change) error {
 // same order: deletes, puts, meta, ended and begun intents), without reading the
 // whole folder back after every write.
 func (p *pass) apply(c state.Change) {
+	n := len(p.folder.Files)
 	for _, path := range c.Delete {
 		delete(p.folder.Files, path)
-		p.folder.Paths = nil
 	}
 	for _, r := range c.Put {
-		if _, ok := p.folder.Files[r.Path]; !ok {
-			p.folder.Paths = nil
-		}
 		p.folder.Files[r.Path] = r
+	}
+	if len(c.Delete) > 0 || len(p.folder.Files) != n {
+		p.folder.Paths = nil // the keys changed
 	}
 	if c.Meta != nil {
 		p.folder.Meta = *c.Meta
