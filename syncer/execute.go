@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -465,11 +466,13 @@ func (p *pass) setProgress(fn func(*Progress)) {
 // debug level and their count at info, so that the log stays readable.
 func (p *pass) logAdopted(recs []state.FileRecord) {
 	const each = 20
-	for _, r := range recs {
-		if len(recs) <= each {
-			p.log.Info("adopted existing attachment", "file", r.Path, "attachment", r.AttachmentID)
-		} else {
-			p.log.Debug("adopted existing attachment", "file", r.Path, "attachment", r.AttachmentID)
+	level := slog.LevelInfo
+	if len(recs) > each {
+		level = slog.LevelDebug
+	}
+	if ctx := context.Background(); p.log.Enabled(ctx, level) {
+		for _, r := range recs {
+			p.log.Log(ctx, level, "adopted existing attachment", "file", r.Path, "attachment", r.AttachmentID)
 		}
 	}
 	if len(recs) > each {
