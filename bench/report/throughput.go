@@ -104,8 +104,9 @@ func hashAll(files []naive.BareFile) (time.Duration, error) {
 }
 
 // initialSync measures the floor over a fresh tree, then `focussync sync`, then
-// the floor again; the better of each pair counts. With
-// keep, the env is returned open for the idle measurement; else it is closed.
+// the floor again; the better of each pair counts. The env is returned open, for
+// the idle measurement; the caller closes it and removes its directory. On an
+// error it is closed and removed here.
 func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf func(string, ...any)) (initialResult, *benchenv.Env, error) {
 	res := initialResult{spec: spec}
 	dir, err := os.MkdirTemp(scratch, "initial-")
