@@ -454,9 +454,6 @@ func TestAdversarial_ReplacedDeleteFailsLongerThanOnePass(t *testing.T) {
 
 func TestAdversarial_LostStateAdoptsOnlyExactMatches(t *testing.T) {
 	e := newEngineEnv(t)
-	// The files are complete when written: none may be held as settling, which
-	// would leave it to a second listing (see FirstRunAdoptsAFileThatWasSettling).
-	e.folder.Settle = 0
 	e.write(t, "a.txt", "alpha")
 	e.write(t, "b.txt", "bravo")
 	e.write(t, "c.txt", "charlie")

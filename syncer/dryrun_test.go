@@ -143,9 +143,6 @@ func TestSync_DryRunShowsWhatThePassSends(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngineEnv(t)
-			// Files written by the test are settled at once (a file that settles
-			// between the dry run and the pass would change the plan).
-			e.folder.Settle = 0
 			for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
 				e.write(t, n, n[:1]+" content")
 			}

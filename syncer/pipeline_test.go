@@ -52,9 +52,6 @@ func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestEngine_UploadsTwoBatchesAtOnce(t *testing.T) {
 	g := &gate{next: http.DefaultTransport}
 	e := newEngineEnvOver(t, focustest.Options{}, g)
-	// No file is held as settling, whenever the scan runs: the batches are the
-	// ones this test counts.
-	e.folder.Settle = 0
 	srv, st := e.srv, e.st
 	const n = 45 // five batches, the last of five files
 	for i := range n {
