@@ -110,8 +110,11 @@ type Result struct {
 
 	Requests map[focus.Endpoint]int // requests sent, retries included
 	Sent     []Op                   // the write requests sent, in order (retries not repeated)
-	Plan     *Plan                  // the first plan (the whole plan on a dry run)
-	Listed   bool                   // the task was listed (adoption, recovery or verification)
+	// Plan is the first plan: the whole plan on a dry run or when the folder is
+	// paused; once executed, its upload batches hold no files (Cost still counts
+	// them).
+	Plan   *Plan
+	Listed bool // the task was listed (adoption, recovery or verification)
 }
 
 // RequestsSent is the number of requests of every kind.

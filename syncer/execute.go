@@ -38,7 +38,7 @@ func (p *pass) execute(ctx context.Context, plan *Plan) error {
 			pr.BytesTotal += b.Bytes()
 		}
 	})
-	if err := p.uploadBatches(ctx, plan.Uploads, func() {
+	if err := p.uploadBatches(ctx, plan, func() {
 		left--
 		p.pacer.Announce(left)
 	}); err != nil {

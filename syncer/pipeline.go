@@ -36,8 +36,9 @@ type groupCommit struct {
 	odd     []sentBatch     // answers that are not a plain success: settled after c
 }
 
-// uploadBatches sends the batches with up to uploadsInFlight requests at once.
-// Every batch is journaled before it is sent, as with upload. The answers that
+// uploadBatches sends the plan's upload batches with up to uploadsInFlight
+// requests at once, and takes each batch's files from the plan as it journals
+// it. Every batch is journaled before it is sent, as with upload. The answers that
 // are in are recorded together, with the intents of the next batches, in one
 // transaction, written while the requests go on: a folder's uploads pay one
 // commit for several batches, and its fsync overlaps the requests instead of
@@ -48,7 +49,8 @@ type groupCommit struct {
 // deletes are journaled with the answers). done is called once per batch
 // settled. On an error, the requests in flight are waited for and their answers
 // recorded before it is returned.
-func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) error {
+func (p *pass) uploadBatches(ctx context.Context, plan *Plan, done func()) error {
+	batches := plan.Uploads
 	if len(batches) == 0 {
 		return nil
 	}
@@ -76,7 +78,7 @@ func (p *pass) uploadBatches(ctx context.Context, batches []Batch, done func()) 
 		g.deletes = g.c.Begin
 		if journal {
 			for ; next < len(batches) && len(ready)+inflight+len(g.begun) < journalAhead; next++ {
-				g.begun = append(g.begun, p.uploadIntent(batches[next].Files))
+				g.begun = append(g.begun, p.uploadIntent(plan.takeUpload(next)))
 			}
 			g.c.Begin = append(g.c.Begin[:len(g.deletes):len(g.deletes)], g.begun...)
 		}

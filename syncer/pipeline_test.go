@@ -190,3 +190,42 @@ func TestEngine_NewRefusedFileSentOnce(t *testing.T) {
 		t.Errorf("requests = %v, want one list and one create in all", sent)
 	}
 }
+
+// An executed plan lets go of its upload batches' files as they are sent, so a
+// large first sync does not hold every file's intent to its end; its cost is
+// still what the pass sent.
+func TestEngine_ExecutedPlanLetsGoOfItsUploads(t *testing.T) {
+	e := newEngineEnv(t)
+	for i := range 25 {
+		e.write(t, fmt.Sprintf("f%02d.txt", i), fmt.Sprintf("one %d", i))
+	}
+	sync := func() *syncer.Result {
+		t.Helper()
+		res, err := e.engine.Sync(context.Background(), e.folder, syncer.PassOptions{WaitSettle: true})
+		if err != nil || !res.Converged() {
+			t.Fatalf("Sync: %v, failed %v", err, res.Failed)
+		}
+		return res
+	}
+	sync()
+	// Two new versions (each replaces its old attachment) and one new file.
+	e.write(t, "f03.txt", "two 3")
+	e.write(t, "f17.txt", "two 17")
+	e.write(t, "g.txt", "new")
+	res := sync()
+	p := res.Plan
+	if p == nil || len(p.Uploads) != 1 {
+		t.Fatalf("plan = %+v, want one upload batch", p)
+	}
+	for i, b := range p.Uploads {
+		if b.Files != nil {
+			t.Errorf("upload batch %d still holds %d files after the pass", i, len(b.Files))
+		}
+	}
+	if got := p.Replaces(); got != 2 {
+		t.Errorf("Replaces() = %d after the pass, want 2", got)
+	}
+	if cost, sent := p.Cost(), res.WriteRequests(); cost != 3 || sent != 3 {
+		t.Errorf("Cost() = %d, write requests sent = %d; want 3 (a bulk create and 2 deletes)", cost, sent)
+	}
+}

@@ -89,6 +89,10 @@ type Plan struct {
 	Paused      string
 	Held        string
 	HeldDeletes int
+
+	// takenReplaces counts the Replaces of the upload batches whose files the
+	// executor took (takeUpload).
+	takenReplaces int
 }
 
 // Recovery is how a plan settles the intents a pass left open: deletes are sent
@@ -190,7 +194,7 @@ func (s Skip) Settling() bool { return s.Kind == SkipSettling }
 
 // Replaces counts the old versions the uploads will delete afterwards.
 func (p *Plan) Replaces() int {
-	n := 0
+	n := p.takenReplaces
 	for _, b := range p.Uploads {
 		for _, f := range b.Files {
 			if f.Replaces != 0 {
@@ -199,6 +203,20 @@ func (p *Plan) Replaces() int {
 		}
 	}
 	return n
+}
+
+// takeUpload hands the files of upload batch i to the executor and drops the
+// plan's hold on them, so that the memory of a large plan goes as its batches
+// are sent, not when the pass ends. Cost and Replaces still count the batch.
+func (p *Plan) takeUpload(i int) []state.IntentFile {
+	files := p.Uploads[i].Files
+	for _, f := range files {
+		if f.Replaces != 0 {
+			p.takenReplaces++
+		}
+	}
+	p.Uploads[i].Files = nil
+	return files
 }
 
 // Cost is the number of write requests the plan sends when nothing fails.
