@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/focussync/focussync/focus"
 )
@@ -172,6 +173,10 @@ func readValue(p *multipart.Part, field string) (string, error) {
 	return string(b), nil
 }
 
+// copyBuffers are the buffers file parts are read through: io.Copy would make
+// one per file, and a large first sync sends hundreds of thousands.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // receive hashes a file part, writing it under DataDir when content is kept.
 func (e *Emulator) receive(p *multipart.Part) (*upload, error) {
 	up := &upload{filename: p.FileName(), contentType: p.Header.Get("Content-Type")}
@@ -186,7 +191,9 @@ func (e *Emulator) receive(p *multipart.Part) (*upload, error) {
 		up.tmp = tmp.Name()
 		dst = io.MultiWriter(h, tmp)
 	}
-	n, err := io.Copy(dst, p)
+	buf := copyBuffers.Get().(*[]byte)
+	n, err := io.CopyBuffer(dst, p, *buf)
+	copyBuffers.Put(buf)
 	up.size = n
 	if tmp != nil {
 		if cerr := tmp.Close(); err == nil && cerr != nil {
