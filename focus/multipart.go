@@ -60,6 +60,7 @@ type bodyBuilder struct {
 
 func newBodyBuilder() *bodyBuilder {
 	b := &bodyBuilder{}
+	b.buf.Grow(1 << 10) // the literal bytes between two files: boundary, fields, part header
 	b.w = multipart.NewWriter(&b.buf)
 	return b
 }
