@@ -21,7 +21,7 @@ func TestHandover_RoundTrip(t *testing.T) {
 	recs := map[string]state.FileRecord{
 		"b.txt":    {Path: "b.txt", Size: 2, Hash: "bb", AttachmentID: 2, RemoteName: "b.txt", DisplayOrder: 2048},
 		"a.txt":    {Path: "a.txt", Size: 1, Hash: "aa", AttachmentID: 1, RemoteName: "a.txt", DisplayOrder: 1024},
-		"huge.iso": {Path: "huge.iso", Size: 9, RefusedHash: "cc"}, // no attachment: not handed over
+		"huge.iso": {Path: "huge.iso", Size: 9, Refused: &state.Refusal{Hash: "cc"}}, // no attachment: not handed over
 	}
 	data, err := encodeHandover(task, "db-a", func(fn func(state.FileRecord) error) error {
 		for _, p := range slices.Sorted(maps.Keys(recs)) {

@@ -162,10 +162,14 @@ func (d *decoder) done() error {
 // read them without decoding the rest.
 
 func encodeRecord(r FileRecord) ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 96+len(r.Hash)+len(r.RemoteName)+len(r.LastError)+len(r.RefusedHash))}
+	var refused Refusal
+	if r.Refused != nil {
+		refused = *r.Refused
+	}
+	e := encoder{b: make([]byte, 0, 96+len(r.Hash)+len(r.RemoteName)+len(refused.LastError)+len(refused.Hash))}
 	e.b = append(e.b, valueFormat)
 	e.varint(r.AttachmentID)
-	e.str(r.RefusedHash)
+	e.str(refused.Hash)
 	e.varint(r.Size)
 	if err := e.time(r.ModTime); err != nil {
 		return nil, fmt.Errorf("field ModTime: %w", err)
@@ -174,11 +178,11 @@ func encodeRecord(r FileRecord) ([]byte, error) {
 	e.str(r.Hash)
 	e.str(r.RemoteName)
 	e.varint(r.DisplayOrder)
-	e.str(r.LastError)
-	e.varint(int64(r.Attempts))
-	if err := e.time(r.UpdatedAt); err != nil {
-		return nil, fmt.Errorf("field UpdatedAt: %w", err)
-	}
+	e.str(refused.LastError)
+	e.varint(int64(refused.Attempts))
+	// The slot of a time the record once carried and nothing read: kept, empty,
+	// so that values stay readable by every version.
+	e.uvarint(0)
 	return seal([]byte(r.Path), e.b), nil
 }
 
@@ -197,16 +201,20 @@ func decodeRecord(path, v []byte) (FileRecord, error) {
 	d := newDecoder(kv[len(path):])
 	r := FileRecord{Path: kv[:len(path)]}
 	r.AttachmentID = d.varint()
-	r.RefusedHash = d.str()
+	var refused Refusal
+	refused.Hash = d.str()
 	r.Size = d.varint()
 	r.ModTime = d.time()
 	r.Inode = d.uvarint()
 	r.Hash = d.str()
 	r.RemoteName = d.str()
 	r.DisplayOrder = d.varint()
-	r.LastError = d.str()
-	r.Attempts = int(d.varint())
-	r.UpdatedAt = d.time()
+	refused.LastError = d.str()
+	refused.Attempts = int(d.varint())
+	d.time() // the slot of a time the record once carried, not read
+	if refused != (Refusal{}) {
+		r.Refused = &refused
+	}
 	return r, d.done()
 }
 

@@ -11,8 +11,9 @@ func TestCodec_Extremes(t *testing.T) {
 	loc := time.FixedZone("", 5*3600+30*60)
 	r := FileRecord{
 		Path: "p", Size: math.MaxInt64, Inode: math.MaxUint64, AttachmentID: math.MinInt64,
-		DisplayOrder: -1, Attempts: math.MaxInt32, ModTime: time.Date(2001, 2, 3, 4, 5, 6, 7, loc),
-		UpdatedAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), Hash: "\x00\xff", RemoteName: "\x80",
+		DisplayOrder: -1, ModTime: time.Date(2001, 2, 3, 4, 5, 6, 7, loc),
+		Hash: "\x00\xff", RemoteName: "\x80",
+		Refused: &Refusal{Hash: "\xfe", LastError: "\x00", Attempts: math.MaxInt32},
 	}
 	v, err := encodeRecord(r)
 	if err != nil {
@@ -22,15 +23,39 @@ func TestCodec_Extremes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.ModTime.Equal(r.ModTime) || !got.UpdatedAt.Equal(r.UpdatedAt) {
-		t.Errorf("times: got %v, %v; want %v, %v", got.ModTime, got.UpdatedAt, r.ModTime, r.UpdatedAt)
+	if !got.ModTime.Equal(r.ModTime) {
+		t.Errorf("ModTime: got %v, want %v", got.ModTime, r.ModTime)
 	}
 	if _, off := got.ModTime.Zone(); off != 5*3600+30*60 {
 		t.Errorf("ModTime zone offset = %d, want %d", off, 5*3600+30*60)
 	}
-	got.ModTime, got.UpdatedAt, r.ModTime, r.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	got.ModTime, r.ModTime = time.Time{}, time.Time{}
 	if !reflect.DeepEqual(got, r) {
 		t.Errorf("got  %+v\nwant %+v", got, r)
+	}
+}
+
+// A value written when records carried the time of their last change (in the
+// slot that is now always empty) reads as before.
+func TestCodec_ReadsTheTimeSlotOfOlderValues(t *testing.T) {
+	e := encoder{b: []byte{valueFormat}}
+	e.varint(7)             // AttachmentID
+	e.str("")               // refused hash
+	e.varint(3)             // Size
+	_ = e.time(time.Time{}) // ModTime
+	e.uvarint(9)            // Inode
+	e.str("ab")             // Hash
+	e.str("r.txt")          // RemoteName
+	e.varint(1024)          // DisplayOrder
+	e.str("")               // last error
+	e.varint(0)             // attempts
+	if err := e.time(time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecord([]byte("r.txt"), seal([]byte("r.txt"), e.b))
+	want := FileRecord{Path: "r.txt", Size: 3, Inode: 9, Hash: "ab", AttachmentID: 7, RemoteName: "r.txt", DisplayOrder: 1024}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("decodeRecord = %+v, %v; want %+v", got, err, want)
 	}
 }
 

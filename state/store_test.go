@@ -49,7 +49,6 @@ func sampleRecord(path string, id int64) FileRecord {
 		AttachmentID: id,
 		RemoteName:   filepath.Base(path),
 		DisplayOrder: 2048,
-		UpdatedAt:    at(2),
 	}
 }
 
@@ -61,7 +60,7 @@ func TestStore_RoundTrip(t *testing.T) {
 	recs := []FileRecord{
 		sampleRecord("a.txt", 1),
 		sampleRecord("sub/b.pdf", 2),
-		{Path: "refused.bin", Size: 7, RefusedHash: "ff00", LastError: "400 bad file", Attempts: 3},
+		{Path: "refused.bin", Size: 7, Refused: &Refusal{Hash: "ff00", LastError: "400 bad file", Attempts: 3}},
 		{Path: "adopted.doc", Size: 9, AttachmentID: 4, RemoteName: "adopted.doc"}, // zero times, no hash
 	}
 	meta := Meta{Device: 42, Listed: true, LastPass: at(10), LastVerify: at(11), LastError: "none"}
@@ -323,7 +322,7 @@ func TestStore_NonUTF8(t *testing.T) {
 	r1.RemoteName = latin1
 	r2 := sampleRecord(ff, 2)
 	r2.RemoteName = "na\xffme\x80"
-	r2.LastError = "bad byte \xfe"
+	r2.Refused = &Refusal{Hash: "cd", LastError: "bad byte \xfe"}
 	mustCommit(t, s, k, Change{Put: []FileRecord{r1, r2}})
 	in := &Intent{Op: IntentCreate, Files: []IntentFile{{Path: ff, Name: "na\xffme\x80"}}}
 	if err := s.BeginIntent(k, in); err != nil {
@@ -367,11 +366,11 @@ func TestStore_Stats(t *testing.T) {
 		t.Errorf("Stats of an unknown folder = %+v, %v; want zero", st, err)
 	}
 	refusedManaged := sampleRecord("c", 3)
-	refusedManaged.RefusedHash = "beef"
+	refusedManaged.Refused = &Refusal{Hash: "beef"}
 	meta := Meta{Device: 7, LastPass: at(5)}
 	mustCommit(t, s, folderA, Change{Meta: &meta, Put: []FileRecord{
 		sampleRecord("a", 1), sampleRecord("b", 2), refusedManaged,
-		{Path: "d", RefusedHash: "dead"}, {Path: "e"},
+		{Path: "d", Refused: &Refusal{Hash: "dead"}}, {Path: "e"},
 	}})
 	if err := s.BeginIntent(folderA, &Intent{Op: IntentDelete, AttachmentID: 1}); err != nil {
 		t.Fatal(err)

@@ -25,17 +25,32 @@ type FileRecord struct {
 	RemoteName   string // the attachment's name in Focus
 	DisplayOrder int64  // the attachment's display order in Focus
 
-	// RefusedHash is the content hash the server refused (400); the file is not sent
-	// again until its content changes. LastError says why; Attempts counts failures.
-	RefusedHash string
-	LastError   string
-	Attempts    int
+	// Refused, when not nil, is the content the server refused (400): the file is
+	// not sent again until its content changes.
+	Refused *Refusal
+}
 
-	UpdatedAt time.Time
+// Refusal is the server's refusal (400) of one content of a file. Refusals are
+// rare, and a record holds one by pointer: that keeps a record within the 128
+// bytes that a map of records holds in its own table, rather than in an object
+// of its own per record, which a folder of a million files would make a million
+// objects for the garbage collector to visit.
+type Refusal struct {
+	Hash      string // hex SHA-256 of the content refused
+	LastError string // why
+	Attempts  int    // failures so far
 }
 
 // Managed reports whether the record owns an attachment.
 func (r FileRecord) Managed() bool { return r.AttachmentID != 0 }
+
+// RefusedHash is the hash of the content the server refused; "" when none was.
+func (r FileRecord) RefusedHash() string {
+	if r.Refused == nil {
+		return ""
+	}
+	return r.Refused.Hash
+}
 
 // Meta is per-folder bookkeeping.
 type Meta struct {

@@ -458,7 +458,7 @@ func (p *pass) noteHeld(plan *Plan) {
 	p.res.Held = plan.Held
 	p.res.Skipped = plan.Skipped
 	for _, sk := range plan.Skipped {
-		if r, ok := p.folder.Files[sk.Path]; ok && r.RefusedHash != "" {
+		if r, ok := p.folder.Files[sk.Path]; ok && r.RefusedHash() != "" {
 			p.failRefused(sk.Path, sk.Reason)
 		}
 	}

@@ -213,10 +213,11 @@ func (p *pass) refuse(f state.IntentFile, cause error) error {
 	if !ok {
 		rec = state.FileRecord{Path: f.Path}
 	}
-	rec.RefusedHash = f.Hash
-	rec.LastError = cause.Error()
-	rec.Attempts++
-	rec.UpdatedAt = p.e.now()
+	attempts := 1
+	if rec.Refused != nil {
+		attempts += rec.Refused.Attempts
+	}
+	rec.Refused = &state.Refusal{Hash: f.Hash, LastError: cause.Error(), Attempts: attempts}
 	p.failRefused(f.Path, "refused by the server: "+cause.Error())
 	return p.commit(state.Change{Put: []state.FileRecord{rec}})
 }
@@ -257,9 +258,7 @@ func (p *pass) uploadedChange(c *state.Change, in *state.Intent, created []focus
 	var bytes int64
 	for i, f := range in.Files {
 		j := match[i]
-		rec := recordFor(f, created[j])
-		rec.UpdatedAt = p.e.now()
-		c.Put = append(c.Put, rec)
+		c.Put = append(c.Put, recordFor(f, created[j]))
 		if f.Replaces != 0 {
 			c.Begin = append(c.Begin, &state.Intent{Op: state.IntentDelete, AttachmentID: f.Replaces, Name: f.Name, Started: p.e.now()})
 		}
@@ -292,8 +291,7 @@ func matchCreated(created []focus.Attachment, used []bool, f state.IntentFile, i
 	return -1
 }
 
-// recordFor is the record of a file uploaded (or adopted) as attachment a; the
-// caller stamps UpdatedAt.
+// recordFor is the record of a file uploaded (or adopted) as attachment a.
 func recordFor(f state.IntentFile, a focus.Attachment) state.FileRecord {
 	return state.FileRecord{
 		Path:         f.Path,
@@ -413,9 +411,7 @@ func (p *pass) update(ctx context.Context, u Update) error {
 			p.res.Reordered++
 			p.log.Debug("reordered", "file", u.Path, "attachment", u.AttachmentID, "display_order", u.DisplayOrder)
 		}
-		rec := u.Record
-		rec.UpdatedAt = p.e.now()
-		c.Put = []state.FileRecord{rec}
+		c.Put = []state.FileRecord{u.Record}
 	case ClassNotFound:
 		// The attachment was deleted in Focus: forget it; the file goes up again.
 		p.log.Info("attachment is gone from Focus; the file will be uploaded again", "file", u.Path, "attachment", u.AttachmentID)

@@ -258,7 +258,7 @@ func (p *planner) classifyRecords() {
 		switch {
 		case settled && sameContent(r, f):
 			p.addFixed(path, r, truth, name, key, f.ModTime)
-		case settled && f.Hash == r.RefusedHash:
+		case settled && f.Hash == r.RefusedHash():
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			p.addFixed(path, r, truth, name, key, f.ModTime)
 		case settled:
@@ -387,7 +387,7 @@ func (p *planner) addRename(old, path string) {
 	rec := r
 	rec.Path, rec.Size, rec.ModTime, rec.Inode, rec.Hash = path, f.Size, f.ModTime, f.Inode, f.Hash
 	rec.RemoteName = RemoteName(path)
-	rec.RefusedHash, rec.LastError, rec.Attempts = "", "", 0
+	rec.Refused = nil
 	p.renames[path] = Update{Path: path, OldPath: old, AttachmentID: r.AttachmentID, Name: rec.RemoteName, Hash: f.Hash, Record: rec}
 	p.seq = append(p.seq, &orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
 }
@@ -425,7 +425,7 @@ func (p *planner) placeNewFiles() {
 			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
 			continue
 		}
-		if r, ok := p.in.Records[path]; ok && r.RefusedHash != "" && r.RefusedHash == f.Hash {
+		if r, ok := p.in.Records[path]; ok && r.RefusedHash() != "" && r.RefusedHash() == f.Hash {
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			continue
 		}
@@ -569,13 +569,17 @@ func sameContent(r state.FileRecord, f watcher.File) bool {
 func sameRecord(a, b state.FileRecord) bool {
 	return a.Path == b.Path && a.Size == b.Size && a.ModTime.Equal(b.ModTime) && a.Inode == b.Inode &&
 		a.Hash == b.Hash && a.AttachmentID == b.AttachmentID && a.RemoteName == b.RemoteName &&
-		a.DisplayOrder == b.DisplayOrder && a.RefusedHash == b.RefusedHash && a.LastError == b.LastError &&
-		a.Attempts == b.Attempts && a.UpdatedAt.Equal(b.UpdatedAt)
+		a.DisplayOrder == b.DisplayOrder && (a.Refused == nil) == (b.Refused == nil) &&
+		(a.Refused == nil || *a.Refused == *b.Refused)
 }
 
 // refusedReason says why a refused file is skipped.
 func refusedReason(r state.FileRecord) string {
-	return "refused by the server: " + r.LastError + "; waiting for the file to change"
+	reason := ""
+	if r.Refused != nil {
+		reason = r.Refused.LastError
+	}
+	return "refused by the server: " + reason + "; waiting for the file to change"
 }
 
 // intentFor describes the upload of a local file; replaces is the attachment id of

@@ -431,7 +431,7 @@ func TestMakePlan_Costs(t *testing.T) {
 			name: "refused file unchanged: skipped",
 			setup: func() PlanInput {
 				f := lf("huge.iso", "hx")
-				recs := recsOf(state.FileRecord{Path: f.Path, RefusedHash: "hx", LastError: "400 file too large", Attempts: 2})
+				recs := recsOf(state.FileRecord{Path: f.Path, Refused: &state.Refusal{Hash: "hx", LastError: "400 file too large", Attempts: 2}})
 				return PlanInput{Snapshot: snapOf(f), Records: recs, Options: nameOpts}
 			},
 			check: func(t *testing.T, p *Plan) {
@@ -445,7 +445,7 @@ func TestMakePlan_Costs(t *testing.T) {
 			name: "refused file changed: uploaded again",
 			setup: func() PlanInput {
 				f := lf("huge.iso", "hx2")
-				recs := recsOf(state.FileRecord{Path: f.Path, RefusedHash: "hx", LastError: "400 file too large"})
+				recs := recsOf(state.FileRecord{Path: f.Path, Refused: &state.Refusal{Hash: "hx", LastError: "400 file too large"}})
 				return PlanInput{Snapshot: snapOf(f), Records: recs, Options: nameOpts}
 			},
 			cost: 1,
@@ -456,7 +456,7 @@ func TestMakePlan_Costs(t *testing.T) {
 				fs, recs := three()
 				fs[1].Hash = "hb2"
 				r := recs["b.txt"]
-				r.RefusedHash, r.LastError = "hb2", "400 bad"
+				r.Refused = &state.Refusal{Hash: "hb2", LastError: "400 bad"}
 				recs["b.txt"] = r
 				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
 			},
@@ -470,7 +470,7 @@ func TestMakePlan_Costs(t *testing.T) {
 			name: "refusal of a file that is gone: forgotten",
 			setup: func() PlanInput {
 				fs, recs := three()
-				recs["gone.bin"] = state.FileRecord{Path: "gone.bin", RefusedHash: "hg", LastError: "400"}
+				recs["gone.bin"] = state.FileRecord{Path: "gone.bin", Refused: &state.Refusal{Hash: "hg", LastError: "400"}}
 				return PlanInput{Snapshot: snapOf(fs...), Records: recs, Options: nameOpts}
 			},
 			check: func(t *testing.T, p *Plan) {

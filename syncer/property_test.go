@@ -180,7 +180,7 @@ func genScenario(c chooser) *scenario {
 			f.ModTime = f.ModTime.Add(2 * time.Hour)
 			snap.Files[f.Path] = f
 			if c.Intn(4) == 0 && !goneRemote { // the new version was refused before
-				r.RefusedHash, r.LastError = f.Hash, "400 bad file"
+				r.Refused = &state.Refusal{Hash: f.Hash, LastError: "400 bad file"}
 				records[f.Path] = r
 				if renamedRemote {
 					sc.renamedRem++
@@ -231,9 +231,9 @@ func genScenario(c chooser) *scenario {
 	for i, n := 0, c.Intn(3); i < n; i++ {
 		h, size := newHash()
 		f := watcher.File{Path: newPath("r"), Size: size, ModTime: t0, Inode: uint64(2000 + i), Hash: h}
-		r := state.FileRecord{Path: f.Path, RefusedHash: h, LastError: "400 too large", Attempts: 1}
+		r := state.FileRecord{Path: f.Path, Refused: &state.Refusal{Hash: h, LastError: "400 too large", Attempts: 1}}
 		if c.Intn(2) == 0 {
-			r.RefusedHash = "old"
+			r.Refused.Hash = "old"
 			sc.refusedNew++
 		}
 		records[f.Path] = r

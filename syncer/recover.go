@@ -155,7 +155,6 @@ func (p *pass) adopt(ctx context.Context, end []uint64, adopt []state.FileRecord
 	now := p.e.now()
 	c := state.Change{EndIntents: end}
 	for _, rec := range adopt {
-		rec.UpdatedAt = now
 		c.Put = append(c.Put, rec)
 		p.res.Uploaded++
 		p.res.UploadedBytes += rec.Size

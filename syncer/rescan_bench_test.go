@@ -78,7 +78,7 @@ func BenchmarkRescan(b *testing.B) {
 		sf := snap.Files[p]
 		id++
 		c.Put = append(c.Put, state.FileRecord{Path: p, Size: sf.Size, ModTime: sf.ModTime, Inode: sf.Inode, Hash: sf.Hash,
-			AttachmentID: id, RemoteName: p, DisplayOrder: id * 1024, UpdatedAt: time.Now()})
+			AttachmentID: id, RemoteName: p, DisplayOrder: id * 1024})
 	}
 	if len(c.Put) < 1000 {
 		b.Fatalf("the tree holds %d files", len(c.Put))

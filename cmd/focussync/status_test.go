@@ -72,7 +72,7 @@ func (e *statusEnv) fillState(t *testing.T, lastPass time.Time) {
 			{Path: "a.pdf", Size: 10, Hash: "aa", AttachmentID: 1, RemoteName: "a.pdf", DisplayOrder: 1024},
 			{Path: "b.pdf", Size: 20, Hash: "bb", AttachmentID: 2, RemoteName: "b.pdf", DisplayOrder: 2048},
 			{Path: "c.pdf", Size: 30, Hash: "cc", AttachmentID: 3, RemoteName: "c.pdf", DisplayOrder: 3072},
-			{Path: "huge.iso", Size: 1 << 30, RefusedHash: "dd", LastError: "400 file too large", Attempts: 1},
+			{Path: "huge.iso", Size: 1 << 30, Refused: &state.Refusal{Hash: "dd", LastError: "400 file too large", Attempts: 1}},
 		},
 		Meta:  &state.Meta{Listed: true, LastPass: lastPass, LastError: "list task 101: 503 Service Unavailable"},
 		Begin: []*state.Intent{{Op: state.IntentDelete, AttachmentID: 2}},
