@@ -212,23 +212,20 @@ func (s *sendState) summed(u *Upload, sum [sha256.Size]byte) {
 func (s *sendState) publishSums(m *multipartBody) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	const n = 2 * sha256.Size // hex digits of a sum
 	var ups []*Upload
-	var hexes []byte
+	hexes := make([]byte, 0, len(s.sums)*n)
 	for _, seg := range m.segs {
 		if seg.up == nil || seg.up.Sum == nil {
 			continue
 		}
 		if sum, ok := s.sums[seg.up]; ok {
-			if hexes == nil {
-				hexes = make([]byte, 0, len(s.sums)*hex.EncodedLen(sha256.Size))
-			}
 			hexes = hex.AppendEncode(hexes, sum[:])
 			ups = append(ups, seg.up)
 		}
 	}
 	all := string(hexes)
 	for _, u := range ups {
-		n := hex.EncodedLen(sha256.Size)
 		*u.Sum, all = all[:n], all[n:]
 	}
 }
