@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestCodec_Extremes(t *testing.T) {
@@ -134,5 +135,14 @@ func TestCodec_Varint(t *testing.T) {
 	over = newDecoder("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02")
 	if over.uvarint(); over.err == nil {
 		t.Error("uvarint over 64 bits accepted")
+	}
+}
+
+// A Go map keeps values of up to 128 bytes in its own table and larger ones in
+// an object each: a record over that size costs a folder of a million files a
+// million objects for the garbage collector to visit in every cycle.
+func TestFileRecord_FitsInAMapTable(t *testing.T) {
+	if n := unsafe.Sizeof(FileRecord{}); n > 128 {
+		t.Errorf("FileRecord is %d bytes, want at most 128 (rare fields go behind a pointer, as Refusal does)", n)
 	}
 }
