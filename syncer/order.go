@@ -47,6 +47,9 @@ type orderItem struct {
 	mtime time.Time // local mtime, for order "mtime"
 	kind  itemKind
 	key   int64 // current key (fixed, prefer)
+	// upload is the file the item uploads, as 1 + its index in the planner's
+	// uploads; 0 when the item uploads nothing.
+	upload int
 
 	assigned int64 // the key handed out
 	anchor   bool  // the item kept its key as an anchor

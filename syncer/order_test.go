@@ -220,3 +220,20 @@ func BenchmarkMakePlan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMakePlan_FirstSync plans the first pass over a folder of 100,000 new
+// files: every one uploaded, in 10,000 bulk creates.
+func BenchmarkMakePlan_FirstSync(b *testing.B) {
+	snap := snapOf()
+	for i := 0; i < 100000; i++ {
+		f := lf(fmt.Sprintf("d%03d/f%05d.dat", i/1000, i), fmt.Sprintf("h%06d", i))
+		snap.Files[f.Path] = f
+	}
+	in := PlanInput{Snapshot: snap, Records: recsOf(), Options: nameOpts}
+	b.ReportAllocs()
+	for b.Loop() {
+		if p := MakePlan(in); len(p.Uploads) != 10000 {
+			b.Fatalf("%d batches, want 10000", len(p.Uploads))
+		}
+	}
+}

@@ -122,16 +122,16 @@ type planner struct {
 	seq       []*orderItem                // the files that will be managed, in any order
 	fixedHeld map[string]bool             // held files among the managed files with no request of their own
 	adopted   map[string]state.FileRecord // by path: the records of the attachments adopted
-	uploads   map[string]state.IntentFile
-	renames   map[string]Update // by new path
-	restores  map[string]bool   // fixed paths whose name must be restored
-	unclaimed []string          // settled files with no live record at their path, sorted
-	missing   []string          // live records whose file is not present, sorted
-	changed   []string          // live records whose settled file has other content, sorted
-	overwrite []string          // changed paths whose new content is another record's, renamed onto them
-	managed   int               // attachments owned by records
-	maxKey    int64             // largest display order known in the task
-	waiting   map[string]bool   // files of interrupted uploads left for a pass that lists
+	uploads   []state.IntentFile          // the files to upload; orderItem.upload points into it
+	renames   map[string]Update           // by new path
+	restores  map[string]bool             // fixed paths whose name must be restored
+	unclaimed []string                    // settled files with no live record at their path, sorted
+	missing   []string                    // live records whose file is not present, sorted
+	changed   []string                    // live records whose settled file has other content, sorted
+	overwrite []string                    // changed paths whose new content is another record's, renamed onto them
+	managed   int                         // attachments owned by records
+	maxKey    int64                       // largest display order known in the task
+	waiting   map[string]bool             // files of interrupted uploads left for a pass that lists
 }
 
 func newPlanner(in PlanInput) *planner {
@@ -146,7 +146,6 @@ func newPlanner(in PlanInput) *planner {
 		paths:     paths,
 		fixedHeld: map[string]bool{},
 		adopted:   map[string]state.FileRecord{},
-		uploads:   map[string]state.IntentFile{},
 		renames:   map[string]Update{},
 		restores:  map[string]bool{},
 	}
@@ -331,10 +330,26 @@ func (p *planner) pairRenames() {
 		hash string
 		size int64
 	}
+	// Only the contents of missing records can pair: the files are indexed by
+	// those alone, so that a pass that adds many files and removes none builds
+	// no index of them.
 	files := map[content][]string{}
-	for _, path := range append(append([]string(nil), p.unclaimed...), p.changed...) {
-		f := p.snap.Files[path]
-		files[content{f.Hash, f.Size}] = append(files[content{f.Hash, f.Size}], path)
+	for _, old := range p.missing {
+		if r := p.in.Records[old]; r.Hash != "" {
+			files[content{r.Hash, r.Size}] = nil
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	for _, list := range [][]string{p.unclaimed, p.changed} {
+		for _, path := range list {
+			f := p.snap.Files[path]
+			c := content{f.Hash, f.Size}
+			if paths, ok := files[c]; ok {
+				files[c] = append(paths, path)
+			}
+		}
 	}
 	used := map[string]bool{}
 	consumed := map[string]bool{}
@@ -374,8 +389,8 @@ func (p *planner) placeChanged() {
 	for _, path := range p.changed {
 		r, f := p.in.Records[path], p.snap.Files[path]
 		_, key := p.current(r)
-		p.uploads[path] = intentFor(f, r.AttachmentID)
-		p.seq = append(p.seq, &orderItem{path: path, name: RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key})
+		p.seq = append(p.seq, &orderItem{path: path, name: RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key,
+			upload: p.addUpload(intentFor(f, r.AttachmentID))})
 	}
 }
 
@@ -429,8 +444,7 @@ func (p *planner) placeNewFiles() {
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			continue
 		}
-		p.uploads[path] = intentFor(f, 0)
-		p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFree})
+		p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFree, upload: p.addUpload(intentFor(f, 0))})
 	}
 }
 
@@ -506,12 +520,13 @@ func (p *planner) planDeletes() {
 func (p *planner) order() {
 	sortSequence(p.seq, p.in.Options.Order)
 	assignKeys(p.seq, p.in.Options.Order, p.maxKey)
-	var files []state.IntentFile
+	uploads := p.batcher()
 	var updates []Update
 	for _, it := range p.seq {
-		if f, ok := p.uploads[it.path]; ok {
+		if it.upload > 0 {
+			f := p.uploads[it.upload-1]
 			f.DisplayOrder = it.assigned
-			files = append(files, f)
+			uploads.add(f)
 			continue
 		}
 		if _, ok := p.renames[it.path]; ok {
@@ -530,30 +545,52 @@ func (p *planner) order() {
 		p.plan.Updates = append(p.plan.Updates, p.renames[path])
 	}
 	p.plan.Updates = append(p.plan.Updates, updates...)
-	p.plan.Uploads = p.batches(files)
+	p.plan.Uploads = uploads.done()
 }
 
-// batches cuts the uploads into bulk creates of at most MaxBatchFiles files and,
-// when set, MaxBatchBytes bytes; a file larger than the byte cap goes alone.
-func (p *planner) batches(files []state.IntentFile) []Batch {
+// addUpload enters f among the files to upload and returns it as an
+// orderItem.upload.
+func (p *planner) addUpload(f state.IntentFile) int {
+	p.uploads = append(p.uploads, f)
+	return len(p.uploads)
+}
+
+// batcher cuts uploads, in the order added, into bulk creates of at most
+// maxFiles files and, when maxBytes is set, maxBytes bytes; a file larger than
+// the byte cap goes alone.
+type batcher struct {
+	maxFiles int
+	maxBytes int64
+	out      []Batch
+	cur      Batch
+}
+
+// batcher returns a batcher with the plan's caps.
+func (p *planner) batcher() *batcher {
 	maxFiles := p.in.Options.MaxBatchFiles
 	if maxFiles <= 0 || maxFiles > focus.MaxBulkFiles {
 		maxFiles = focus.MaxBulkFiles
 	}
-	maxBytes := p.in.Options.MaxBatchBytes
-	var out []Batch
-	var cur Batch
-	for _, f := range files {
-		if len(cur.Files) > 0 && (len(cur.Files) == maxFiles || (maxBytes > 0 && cur.Bytes()+f.Size > maxBytes)) {
-			out = append(out, cur)
-			cur = Batch{}
-		}
-		cur.Files = append(cur.Files, f)
+	return &batcher{maxFiles: maxFiles, maxBytes: p.in.Options.MaxBatchBytes}
+}
+
+func (b *batcher) add(f state.IntentFile) {
+	if len(b.cur.Files) > 0 && (len(b.cur.Files) == b.maxFiles || (b.maxBytes > 0 && b.cur.Bytes()+f.Size > b.maxBytes)) {
+		b.out = append(b.out, b.cur)
+		b.cur = Batch{}
 	}
-	if len(cur.Files) > 0 {
-		out = append(out, cur)
+	if b.cur.Files == nil {
+		b.cur.Files = make([]state.IntentFile, 0, b.maxFiles)
 	}
-	return out
+	b.cur.Files = append(b.cur.Files, f)
+}
+
+// done returns the batches.
+func (b *batcher) done() []Batch {
+	if len(b.cur.Files) > 0 {
+		b.out = append(b.out, b.cur)
+	}
+	return b.out
 }
 
 // baseName is the last element of a relative path with '/'.
