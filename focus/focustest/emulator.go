@@ -74,11 +74,14 @@ type Emulator struct {
 
 	mu       sync.Mutex
 	nextID   int64
-	items    map[int64]*item    // by attachment id
+	items    map[int64]item     // by attachment id
+	names    textArena          // the names of items
+	mimes    []string           // the MIME types of items
+	mimeIdx  map[string]int32   // index of each of mimes
 	tasks    map[int64]taskHome // where each task lives
 	quotas   map[int64]*window  // by organization
 	windows  map[int64]int      // quota windows started, by organization
-	log      []Request
+	log      []logged
 	queued   []queuedFault
 	faults   Faults
 	rng      *rand.Rand
@@ -93,15 +96,6 @@ type Emulator struct {
 
 // taskHome is the organization and workspace a task was first seen in.
 type taskHome struct{ org, ws int64 }
-
-// item is one stored attachment.
-type item struct {
-	att  focus.Attachment
-	org  int64
-	ws   int64
-	sha  string // hex SHA-256 of the content
-	file string // content on disk, "" when not kept
-}
 
 // attachmentsPath is the collection every endpoint lives under.
 const attachmentsPath = "/api/organizations/{org}/workspaces/{ws}/tasks/{task}/attachments"
@@ -118,7 +112,8 @@ func NewHandler(opts Options) *Emulator {
 	e := &Emulator{
 		opts:    opts,
 		mux:     http.NewServeMux(),
-		items:   map[int64]*item{},
+		items:   map[int64]item{},
+		mimeIdx: map[string]int32{},
 		tasks:   map[int64]taskHome{},
 		quotas:  map[int64]*window{},
 		windows: map[int64]int{},

@@ -63,8 +63,8 @@ func (e *Emulator) list(r *http.Request, rt route, _ *Request) reply {
 	e.mu.Lock()
 	items := e.taskItemsLocked(rt.task, e.listDel)
 	as := make([]focus.Attachment, len(items))
-	for i, it := range items {
-		as[i] = it.copyAttachment()
+	for i := range items {
+		as[i] = e.attachmentLocked(items[i].id, &items[i].item)
 	}
 	e.mu.Unlock()
 	slices.SortStableFunc(as, func(a, b focus.Attachment) int {
@@ -89,7 +89,7 @@ func (e *Emulator) view(_ *http.Request, rt route, _ *Request) reply {
 	if rep != nil {
 		return *rep
 	}
-	return reply{status: http.StatusOK, body: jsonBody(toWire(it.att))}
+	return reply{status: http.StatusOK, body: jsonBody(toWire(e.attachmentLocked(rt.id, &it)))}
 }
 
 func (e *Emulator) delete(_ *http.Request, rt route, _ *Request) reply {
@@ -100,8 +100,9 @@ func (e *Emulator) delete(_ *http.Request, rt route, _ *Request) reply {
 		return *rep
 	}
 	now := e.stamp()
-	it.att.DeletedAt = &now
-	it.att.UpdatedAt = now
+	it.isDeleted, it.deleted = true, now
+	it.updated = now
+	e.items[rt.id] = it
 	return reply{status: http.StatusNoContent}
 }
 
@@ -127,9 +128,10 @@ func (e *Emulator) update(r *http.Request, rt route, rec *Request) reply {
 	if rep != nil {
 		return *rep
 	}
-	it.att.Name = name
-	it.att.DisplayOrder = order
-	it.att.UpdatedAt = e.stamp()
+	it.name = e.names.add(name)
+	it.order = order
+	it.updated = e.stamp()
+	e.items[rt.id] = it
 	return reply{status: http.StatusNoContent}
 }
 

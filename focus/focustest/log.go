@@ -1,6 +1,7 @@
 package focustest
 
 import (
+	"encoding/binary"
 	"net/http"
 	"slices"
 	"time"
@@ -51,10 +52,55 @@ func newRequest(r *http.Request, ep focus.Endpoint, now time.Time) Request {
 	}
 }
 
+// logged is a Request as the log keeps it: the names and Content-Types of its
+// parts are packed in one string, so that a long log holds one object per
+// request for them rather than two slices and two strings per part.
+type logged struct {
+	Request        // without Fields and PartContentTypes
+	parts   string // packParts of Fields and PartContentTypes
+}
+
+// packParts writes each part's name and Content-Type, each as its length (a
+// uvarint) and its bytes; names and types have the same length.
+func packParts(names, types []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	n := 0
+	for i := range names {
+		n += len(names[i]) + len(types[i]) + 2*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	for i := range names {
+		b = binary.AppendUvarint(b, uint64(len(names[i])))
+		b = append(b, names[i]...)
+		b = binary.AppendUvarint(b, uint64(len(types[i])))
+		b = append(b, types[i]...)
+	}
+	return string(b)
+}
+
+// unpackParts reads what packParts wrote; nil slices when there are no parts.
+func unpackParts(s string) (names, types []string) {
+	next := func() string {
+		n, k := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
+		v := s[k : k+int(n)]
+		s = s[k+int(n):]
+		return v
+	}
+	for s != "" {
+		names = append(names, next())
+		types = append(types, next())
+	}
+	return names, types
+}
+
 func (e *Emulator) record(rec Request) {
+	l := logged{Request: rec, parts: packParts(rec.Fields, rec.PartContentTypes)}
+	l.Fields, l.PartContentTypes = nil, nil
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.log = append(e.log, rec)
+	e.log = append(e.log, l)
 	if n := e.opts.LogLimit; n > 0 && len(e.log) > n {
 		e.log = slices.Delete(e.log, 0, len(e.log)-n)
 	}
@@ -66,9 +112,9 @@ func (e *Emulator) Requests() []Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]Request, len(e.log))
-	for i, r := range e.log {
-		r.Fields = slices.Clone(r.Fields)
-		r.PartContentTypes = slices.Clone(r.PartContentTypes)
+	for i, l := range e.log {
+		r := l.Request
+		r.Fields, r.PartContentTypes = unpackParts(l.parts)
 		out[i] = r
 	}
 	return out

@@ -67,8 +67,8 @@ func (e *Emulator) page(w http.ResponseWriter, r *http.Request) {
 		t := pageTask{ID: id, Org: home.org, WS: home.ws}
 		for _, it := range e.taskItemsLocked(id, false) {
 			t.Items = append(t.Items, pageRow{
-				Name: it.att.Name, Size: it.att.Size, DisplayOrder: it.att.DisplayOrder,
-				Created: it.att.CreatedAt.Format(time.RFC3339),
+				Name: e.names.get(it.name), Size: it.size, DisplayOrder: it.order,
+				Created: unixTime(it.created).Format(time.RFC3339),
 			})
 		}
 		tasks = append(tasks, t)

@@ -45,13 +45,13 @@ func (e *Emulator) Put(org, workspace, task int64, name string, content []byte, 
 		}
 		tmp = f.Name()
 	}
-	up := &upload{name: name, size: int64(len(content)), sha: hex.EncodeToString(sum[:]), tmp: tmp, order: displayOrder}
+	up := &upload{name: name, size: int64(len(content)), sum: sum, tmp: tmp, order: displayOrder}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.tasks[task]; !ok {
 		e.tasks[task] = taskHome{org, workspace}
 	}
-	created, err := e.commitLocked(org, workspace, task, []*upload{up})
+	created, err := e.commitLocked(task, []*upload{up})
 	if err != nil {
 		panic(fmt.Sprintf("focustest: Put %q: %v", name, err))
 	}
@@ -69,8 +69,8 @@ func (e *Emulator) stored(task int64, withDeleted bool) []Stored {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Stored
-	for _, it := range e.taskItemsLocked(task, withDeleted) {
-		out = append(out, Stored{Attachment: it.copyAttachment(), SHA256: it.sha})
+	for _, en := range e.taskItemsLocked(task, withDeleted) {
+		out = append(out, Stored{Attachment: e.attachmentLocked(en.id, &en.item), SHA256: hex.EncodeToString(en.sum[:])})
 	}
 	return out
 }
@@ -79,107 +79,107 @@ func (e *Emulator) stored(task int64, withDeleted bool) []Stored {
 // empty (content is not kept) or the id is unknown.
 func (e *Emulator) Open(id int64) (io.ReadCloser, error) {
 	e.mu.Lock()
-	it := e.items[id]
+	it, ok := e.items[id]
 	e.mu.Unlock()
 	switch {
-	case it == nil:
+	case !ok:
 		return nil, fmt.Errorf("open attachment %d: no such attachment", id)
-	case it.file == "":
+	case e.opts.DataDir == "":
 		return nil, fmt.Errorf("open attachment %d: content is not kept (Options.DataDir is empty)", id)
 	}
-	f, err := os.Open(it.file)
+	f, err := os.Open(e.contentPath(it.task, id))
 	if err != nil {
 		return nil, fmt.Errorf("open attachment %d: %w", id, err)
 	}
 	return f, nil
 }
 
+// contentPath is where the content of an attachment is kept when
+// Options.DataDir is set.
+func (e *Emulator) contentPath(task, id int64) string {
+	return filepath.Join(e.opts.DataDir, strconv.FormatInt(task, 10), strconv.FormatInt(id, 10))
+}
+
+// entry is an item with its id.
+type entry struct {
+	id int64
+	item
+}
+
 // taskItemsLocked returns a task's items in display order, then id.
-func (e *Emulator) taskItemsLocked(task int64, withDeleted bool) []*item {
-	var out []*item
-	for _, it := range e.items {
-		if it.att.TaskID == task && (withDeleted || !it.att.Deleted()) {
-			out = append(out, it)
+func (e *Emulator) taskItemsLocked(task int64, withDeleted bool) []entry {
+	var out []entry
+	for id, it := range e.items {
+		if it.task == task && (withDeleted || it.live()) {
+			out = append(out, entry{id, it})
 		}
 	}
-	slices.SortFunc(out, func(a, b *item) int {
-		return cmp.Or(cmp.Compare(a.att.DisplayOrder, b.att.DisplayOrder), cmp.Compare(a.att.ID, b.att.ID))
+	slices.SortFunc(out, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.order, b.order), cmp.Compare(a.id, b.id))
 	})
 	return out
 }
 
 // lookupLocked finds a live attachment of the route's task.
-func (e *Emulator) lookupLocked(rt route) (*item, *reply) {
-	it := e.items[rt.id]
-	if it == nil || it.att.TaskID != rt.task || it.att.Deleted() {
+func (e *Emulator) lookupLocked(rt route) (item, *reply) {
+	it, ok := e.items[rt.id]
+	if !ok || it.task != rt.task || !it.live() {
 		rep := errorReply(404, "task attachment %d does not exist", rt.id)
-		return nil, &rep
+		return item{}, &rep
 	}
 	return it, nil
 }
 
-func (it *item) copyAttachment() focus.Attachment {
-	a := it.att
-	if a.DeletedAt != nil {
-		d := *a.DeletedAt
-		a.DeletedAt = &d
-	}
-	return a
-}
-
 // commitLocked stores uploads that were received and validated, all or none,
 // moving their content into place when it is kept.
-func (e *Emulator) commitLocked(org, ws, task int64, ups []*upload) ([]focus.Attachment, error) {
+func (e *Emulator) commitLocked(task int64, ups []*upload) ([]focus.Attachment, error) {
 	stamp := e.stamp()
-	ids := make([]int64, len(ups))
-	files := make([]string, len(ups))
 	for i, up := range ups {
-		ids[i] = e.nextID + int64(i) + 1
 		if up.tmp == "" {
 			continue
 		}
-		dst := filepath.Join(e.opts.DataDir, strconv.FormatInt(task, 10), strconv.FormatInt(ids[i], 10))
+		dst := e.contentPath(task, e.nextID+int64(i)+1)
 		err := os.MkdirAll(filepath.Dir(dst), 0o755)
 		if err == nil {
 			err = os.Rename(up.tmp, dst)
 		}
 		if err != nil {
 			for j := range i {
-				if files[j] != "" {
-					_ = os.Rename(files[j], ups[j].tmp)
+				if ups[j].tmp != "" {
+					_ = os.Rename(e.contentPath(task, e.nextID+int64(j)+1), ups[j].tmp)
 				}
 			}
 			return nil, fmt.Errorf("store %s: %w", up.name, err)
 		}
-		files[i] = dst
 	}
-	for _, up := range ups {
-		up.tmp = "" // moved into place
-	}
-	e.nextID += int64(len(ups))
 	out := make([]focus.Attachment, len(ups))
 	for i, up := range ups {
-		it := &item{
-			att: focus.Attachment{
-				ID:           ids[i],
-				TaskID:       task,
-				Name:         up.name,
-				Size:         up.size,
-				MimeType:     detectMime(up.contentType, up.name),
-				DisplayOrder: up.order,
-				CreatedAt:    stamp,
-				UpdatedAt:    stamp,
-			},
-			org: org, ws: ws, sha: up.sha, file: files[i],
+		up.tmp = "" // moved into place
+		id := e.nextID + int64(i) + 1
+		mime := detectMime(up.contentType, up.name)
+		e.items[id] = item{
+			task:    task,
+			size:    up.size,
+			order:   up.order,
+			created: stamp,
+			updated: stamp,
+			name:    e.names.add(up.name),
+			mime:    e.mimeLocked(mime),
+			sum:     up.sum,
 		}
-		e.items[it.att.ID] = it
-		out[i] = it.copyAttachment()
+		t := unixTime(stamp)
+		out[i] = focus.Attachment{
+			ID: id, TaskID: task, Name: up.name, Size: up.size, MimeType: mime,
+			DisplayOrder: up.order, CreatedAt: t, UpdatedAt: t,
+		}
 	}
+	e.nextID += int64(len(ups))
 	return out, nil
 }
 
-// stamp is the time written into attachments: UTC, whole seconds.
-func (e *Emulator) stamp() time.Time { return e.opts.Now().UTC().Truncate(time.Second) }
+// stamp is the time written into attachments, UTC and whole seconds, in Unix
+// seconds.
+func (e *Emulator) stamp() int64 { return e.opts.Now().UTC().Truncate(time.Second).Unix() }
 
 // tempFile creates a file for an upload in progress under DataDir.
 func (e *Emulator) tempFile() (*os.File, error) {

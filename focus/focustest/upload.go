@@ -1,8 +1,8 @@
 package focustest
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +22,8 @@ type upload struct {
 	filename    string // the part's filename
 	contentType string // the part's Content-Type
 	size        int64
-	sha         string
-	tmp         string // temporary file holding the content, "" when not kept
+	sum         [32]byte // SHA-256 of the content
+	tmp         string   // temporary file holding the content, "" when not kept
 
 	name    string // the attachment name, once validated
 	order   int64
@@ -33,9 +33,18 @@ type upload struct {
 // form is a create or bulk create request body, read to the end.
 type form struct {
 	files  []*upload
-	names  map[int]string
-	orders map[int]int64
+	names  [focus.MaxBulkFiles]optional[string] // by index: names[i], or name
+	orders [focus.MaxBulkFiles]optional[int64]  // display_orders[i], or display_order
+	value  bytes.Buffer                         // reads the non-file parts, one after the other
 }
+
+// optional is a field that a body may give or leave out.
+type optional[T any] struct {
+	v  T
+	ok bool
+}
+
+func (o optional[T]) get() (T, bool) { return o.v, o.ok }
 
 // cleanup removes the temporary files of uploads that were not stored.
 func (f *form) cleanup() {
@@ -60,11 +69,18 @@ const maxValue = 64 << 10
 // when content is kept) as they arrive, never held in memory. bulk selects the
 // fields of a bulk create.
 func (e *Emulator) readForm(r *http.Request, rec *Request, bulk bool) (*form, error) {
-	f := &form{names: map[int]string{}, orders: map[int]int64{}}
+	f := &form{}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return f, badf("the body must be multipart/form-data: %v", err)
 	}
+	// A well-formed body has a file, a name and a display order per file.
+	parts := 3
+	if bulk {
+		parts = 3 * focus.MaxBulkFiles
+	}
+	rec.Fields = make([]string, 0, parts)
+	rec.PartContentTypes = make([]string, 0, parts)
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -118,19 +134,19 @@ func (e *Emulator) readPart(f *form, p *multipart.Part, field string, rec *Reque
 	}
 	switch field {
 	case nameField:
-		if _, dup := f.names[idx]; dup {
+		if f.names[idx].ok {
 			return badf("field %q given twice", field)
 		}
-		v, err := readValue(p, field)
+		v, err := f.readValue(p, field)
 		if err != nil {
 			return err
 		}
-		f.names[idx] = v
+		f.names[idx] = optional[string]{v, true}
 	case orderField:
-		if _, dup := f.orders[idx]; dup {
+		if f.orders[idx].ok {
 			return badf("field %q given twice", field)
 		}
-		v, err := readValue(p, field)
+		v, err := f.readValue(p, field)
 		if err != nil {
 			return err
 		}
@@ -138,7 +154,7 @@ func (e *Emulator) readPart(f *form, p *multipart.Part, field string, rec *Reque
 		if err != nil {
 			return badf("field %q: %q is not an integer", field, v)
 		}
-		f.orders[idx] = n
+		f.orders[idx] = optional[int64]{n, true}
 	default:
 		return badf("unknown field %q", field)
 	}
@@ -162,15 +178,17 @@ func indexed(field, base string) (string, int, bool) {
 	return field, i, true
 }
 
-func readValue(p *multipart.Part, field string) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(p, maxValue+1))
-	if err != nil {
+// readValue reads a non-file part through the form's buffer, which the parts
+// of one body share.
+func (f *form) readValue(p *multipart.Part, field string) (string, error) {
+	f.value.Reset()
+	if _, err := f.value.ReadFrom(io.LimitReader(p, maxValue+1)); err != nil {
 		return "", badf("field %q: %v", field, err)
 	}
-	if len(b) > maxValue {
+	if f.value.Len() > maxValue {
 		return "", badf("field %q: longer than %d bytes", field, maxValue)
 	}
-	return string(b), nil
+	return f.value.String(), nil
 }
 
 // copyBuffers are the buffers file parts are read through: io.Copy would make
@@ -203,7 +221,7 @@ func (e *Emulator) receive(p *multipart.Part) (*upload, error) {
 	if err != nil {
 		return up, badf("reading file %q: %v", up.filename, err)
 	}
-	up.sha = hex.EncodeToString(h.Sum(nil))
+	h.Sum(up.sum[:0])
 	return up, nil
 }
 
@@ -227,7 +245,7 @@ func (e *Emulator) create(r *http.Request, rt route, rec *Request) reply {
 	}
 	up := f.files[0]
 	up.name = up.filename
-	if name, ok := f.names[0]; ok {
+	if name, ok := f.names[0].get(); ok {
 		if name == "" {
 			return errorReply(http.StatusBadRequest, "name must not be empty")
 		}
@@ -236,7 +254,7 @@ func (e *Emulator) create(r *http.Request, rt route, rec *Request) reply {
 	if up.name == "" {
 		return errorReply(http.StatusBadRequest, "name is required when the file part has no filename")
 	}
-	order, ok := f.orders[0]
+	order, ok := f.orders[0].get()
 	if !ok {
 		return errorReply(http.StatusBadRequest, "display_order is required")
 	}
@@ -261,15 +279,14 @@ func (e *Emulator) bulk(r *http.Request, rt route, rec *Request) reply {
 		return errorReply(http.StatusBadRequest, "files is required: 1 to %d files", focus.MaxBulkFiles)
 	}
 	for i := range focus.MaxBulkFiles {
-		_, hasName := f.names[i]
-		_, hasOrder := f.orders[i]
+		hasName, hasOrder := f.names[i].ok, f.orders[i].ok
 		if i >= len(f.files) && (hasName || hasOrder) {
 			return errorReply(http.StatusBadRequest, "names[%d] or display_orders[%d] has no file (%d files sent)", i, i, len(f.files))
 		}
 	}
 	for i, up := range f.files {
 		up.name = up.filename
-		if name, ok := f.names[i]; ok {
+		if name, ok := f.names[i].get(); ok {
 			if name == "" {
 				return errorReply(http.StatusBadRequest, "names[%d] must not be empty", i)
 			}
@@ -278,7 +295,7 @@ func (e *Emulator) bulk(r *http.Request, rt route, rec *Request) reply {
 		if up.name == "" {
 			return errorReply(http.StatusBadRequest, "names[%d] is required when files part %d has no filename", i, i)
 		}
-		order, ok := f.orders[i]
+		order, ok := f.orders[i].get()
 		if !ok {
 			return errorReply(http.StatusBadRequest, "display_orders[%d] is required", i)
 		}
@@ -304,7 +321,7 @@ func (e *Emulator) store(rt route, ups []*upload) ([]focus.Attachment, *reply) {
 			return nil, &rep
 		}
 	}
-	created, err := e.commitLocked(rt.org, rt.ws, rt.task, ups)
+	created, err := e.commitLocked(rt.task, ups)
 	if err != nil {
 		rep := failure(err)
 		return nil, &rep
