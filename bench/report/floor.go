@@ -113,11 +113,11 @@ func bareChild(url string) int {
 }
 
 // bareRSS runs the upload floor's child over files against a fresh emulator and
-// returns its peak RSS (VmHWM, sampled every 20 ms).
-func bareRSS(ctx context.Context, files []naive.BareFile) (int64, error) {
+// returns its peak memory (sampled every 20 ms).
+func bareRSS(ctx context.Context, files []naive.BareFile) (benchenv.Peak, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, fmt.Errorf("bare uploader: %w", err)
+		return benchenv.Peak{}, fmt.Errorf("bare uploader: %w", err)
 	}
 	srv := focustest.NewServer(focustest.Options{Token: benchenv.Token})
 	defer srv.Close()
@@ -130,16 +130,16 @@ func bareRSS(ctx context.Context, files []naive.BareFile) (int64, error) {
 	cmd.Stdin = strings.NewReader(list.String())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("bare uploader: %w", err)
+		return benchenv.Peak{}, fmt.Errorf("bare uploader: %w", err)
 	}
 	peak := benchenv.WatchPeak(cmd.Process.Pid)
 	err = cmd.Wait()
-	hwm := <-peak
+	p := <-peak
 	if err != nil {
-		return 0, fmt.Errorf("bare uploader: %w", err)
+		return benchenv.Peak{}, fmt.Errorf("bare uploader: %w", err)
 	}
 	if got := len(srv.Attachments(101)); got != len(files) {
-		return 0, fmt.Errorf("bare uploader: %d attachments for %d files", got, len(files))
+		return benchenv.Peak{}, fmt.Errorf("bare uploader: %d attachments for %d files", got, len(files))
 	}
-	return hwm, nil
+	return p, nil
 }

@@ -291,6 +291,7 @@ const initialIntro = "A fresh task, the emulator without latency and with an unl
 	"each floor adds hash and upload times, so a client that hashes while it uploads can come out below 1. Files are in the page cache for both. The emulator runs in the report's process and hashes every upload, for both. " +
 	"Each is measured twice, the floor before and after focussync, and focussync the second time as another host with its own state db into a task of its own; the faster of each pair counts. " +
 	"The floor of the peak RSS is a bare uploader in a process of its own (the report's binary as a child, two loops of bare bulk creates), sampled as `sync` is. " +
+	"A peak RSS counts the pages of the executable that the kernel mapped as well as the process's own memory; the latter (the highest RssAnon: heap, stacks, buffers) is in parentheses. " +
 	"Then the daemon runs over the synced tree of many files: after its first pass, its CPU time and the requests it sends are counted for a minute (20 s with -quick)."
 
 const rescanIntro = "A tree of 100 folders of 1,000 small files. First watcher.Scan alone with a cache from the previous snapshot (what every pass does); " +

@@ -31,8 +31,8 @@ type initialResult struct {
 	bytes      int64
 	ours, hash time.Duration
 	bare       [2]time.Duration // bare uploads by one loop, by two concurrent loops
-	peakRSS    int64
-	bareRSS    int64 // peak RSS of a bare uploader process (two loops)
+	peak       benchenv.Peak    // of focussync sync, the larger of the runs
+	barePeak   benchenv.Peak    // of a bare uploader process (two loops)
 	requests   int
 }
 
@@ -49,7 +49,12 @@ func (r initialResult) row() string {
 	}
 	return fmt.Sprintf("| %s | %d files, %s | %s (%.0f files/s) |%s %s | %s | **%.2f** | %d |",
 		r.spec.label, r.files, benchenv.MiB(r.bytes), r.ours.Round(10*time.Millisecond), float64(r.files)/r.ours.Seconds(),
-		floors, benchenv.MiB(r.peakRSS), benchenv.MiB(r.bareRSS), float64(r.peakRSS)/float64(max(1, r.bareRSS)), r.requests)
+		floors, peakCell(r.peak), peakCell(r.barePeak), float64(r.peak.RSS)/float64(max(1, r.barePeak.RSS)), r.requests)
+}
+
+// peakCell is a peak RSS and, in parentheses, the process's own memory in it.
+func peakCell(p benchenv.Peak) string {
+	return fmt.Sprintf("%s (%s anonymous)", benchenv.MiB(p.RSS), benchenv.MiB(p.Anon))
 }
 
 // makeTree writes spec's files into dir and returns them sorted.
@@ -175,7 +180,7 @@ func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf f
 		if i == 0 || r.Wall < res.ours {
 			res.ours = r.Wall
 		}
-		res.peakRSS = max(res.peakRSS, r.PeakRSS)
+		res.peak.RSS, res.peak.Anon = max(res.peak.RSS, r.PeakRSS), max(res.peak.Anon, r.PeakAnon)
 		res.requests = max(res.requests, e.Mark()-mark)
 	}
 	if h, err := hashAll(files); err == nil && h < res.hash {
@@ -186,7 +191,7 @@ func initialSync(ctx context.Context, bin, scratch string, spec treeSpec, logf f
 			res.bare[i] = b
 		}
 	}
-	if res.bareRSS, err = bareRSS(ctx, files); err != nil {
+	if res.barePeak, err = bareRSS(ctx, files); err != nil {
 		return fail(err)
 	}
 	return res, env, nil

@@ -157,6 +157,7 @@ type Result struct {
 	Code           int
 	Wall           time.Duration
 	PeakRSS        int64 // bytes (VmHWM), sampled while it ran; 0 when not sampled
+	PeakAnon       int64 // bytes, the highest RssAnon sampled (PeakRSS without mapped files)
 }
 
 func (r Result) String() string {
@@ -190,7 +191,7 @@ func (e *Env) Run(ctx context.Context, sampleRSS bool, args ...string) (Result, 
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("start focussync %v: %w", args, err)
 	}
-	var peak <-chan int64
+	var peak <-chan Peak
 	if sampleRSS {
 		peak = WatchPeak(cmd.Process.Pid)
 	}
@@ -198,7 +199,8 @@ func (e *Env) Run(ctx context.Context, sampleRSS bool, args ...string) (Result, 
 	wall := time.Since(start)
 	r := Result{Stdout: out.String(), Stderr: errb.String(), Wall: wall}
 	if peak != nil {
-		r.PeakRSS = <-peak
+		p := <-peak
+		r.PeakRSS, r.PeakAnon = p.RSS, p.Anon
 	}
 	var ee *exec.ExitError
 	switch {

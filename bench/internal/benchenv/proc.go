@@ -19,20 +19,26 @@ type Mem struct {
 	File int64 // RssFile: mapped files (the binary, the state db's mmap), bytes
 }
 
-// WatchPeak samples the VmHWM of pid every 20 ms and sends the highest value seen
-// once /proc/<pid> no longer reports memory: the process has exited (a zombie has
-// no VmHWM) or was reaped by Wait.
-func WatchPeak(pid int) <-chan int64 {
-	peak := make(chan int64, 1)
+// Peak is the most memory a process held.
+type Peak struct {
+	RSS  int64 // VmHWM, bytes
+	Anon int64 // the highest RssAnon sampled: its own memory, without mapped files, bytes
+}
+
+// WatchPeak samples the memory of pid every 20 ms and sends its peak once
+// /proc/<pid> no longer reports memory: the process has exited (a zombie has no
+// VmHWM) or was reaped by Wait.
+func WatchPeak(pid int) <-chan Peak {
+	peak := make(chan Peak, 1)
 	go func() {
-		var hwm int64
+		var p Peak
 		for {
 			m, err := ReadMem(pid)
 			if err != nil {
-				peak <- hwm
+				peak <- p
 				return
 			}
-			hwm = max(hwm, m.HWM)
+			p.RSS, p.Anon = max(p.RSS, m.HWM), max(p.Anon, m.Anon)
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
