@@ -520,13 +520,13 @@ func (p *planner) planDeletes() {
 func (p *planner) order() {
 	sortSequence(p.seq, p.in.Options.Order)
 	assignKeys(p.seq, p.in.Options.Order, p.maxKey)
-	uploads := p.batcher()
+	batches := p.batcher()
 	var updates []Update
 	for _, it := range p.seq {
 		if it.upload > 0 {
 			f := p.uploads[it.upload-1]
 			f.DisplayOrder = it.assigned
-			uploads.add(f)
+			batches.add(f)
 			continue
 		}
 		if _, ok := p.renames[it.path]; ok {
@@ -545,7 +545,7 @@ func (p *planner) order() {
 		p.plan.Updates = append(p.plan.Updates, p.renames[path])
 	}
 	p.plan.Updates = append(p.plan.Updates, updates...)
-	p.plan.Uploads = uploads.done()
+	p.plan.Uploads = batches.done()
 }
 
 // addUpload enters f among the files to upload and returns it as an
@@ -574,6 +574,7 @@ func (p *planner) batcher() *batcher {
 	return &batcher{maxFiles: maxFiles, maxBytes: p.in.Options.MaxBatchBytes}
 }
 
+// add appends f to the batch being filled, or to a new one when f does not fit.
 func (b *batcher) add(f state.IntentFile) {
 	if len(b.cur.Files) > 0 && (len(b.cur.Files) == b.maxFiles || (b.maxBytes > 0 && b.cur.Bytes()+f.Size > b.maxBytes)) {
 		b.out = append(b.out, b.cur)
