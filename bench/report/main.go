@@ -309,6 +309,6 @@ const latencyIntro = "A running daemon with settle = 300 ms and rescan = 2 s; fi
 const millionIntro = "1,000,000 small files in 1,000 folders of 1,000 (one recursive folder mapped to one task), next to 100,000 in 100 folders " +
 	"(with -quick: 100,000 against 10,000), on tmpfs with the state db beside them (on a disk, the initial sync would wait for 100,000 fsynced commits). " +
 	"For each: the initial `focussync sync` against the emulator with an unlimited quota (twice, the second by another host with its own state db into a task of its own; the faster counts), " +
-	"a rescan by a new `sync` process (nothing to send; three times, each next to a bare walk; the medians count), then the daemon over the synced tree: " +
+	"a rescan by a new `sync` process (nothing to send; three times, each next to a bare walk; the fastest counts, as other work only slows a run), then the daemon over the synced tree: " +
 	"its first pass, its memory 10 s later and the inotify watches it holds. No measure may grow faster than N log N. " +
 	"The machine is shared: a single run of either size, slowed by other work, would decide a growth on its own."
