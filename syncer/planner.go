@@ -120,6 +120,7 @@ type planner struct {
 
 	paths     []string                    // the paths of in.Records, sorted
 	seq       []*orderItem                // the files that will be managed, in any order
+	items     []orderItem                 // where seq's items live, a chunk at a time
 	fixedHeld map[string]bool             // held files among the managed files with no request of their own
 	adopted   map[string]state.FileRecord // by path: the records of the attachments adopted
 	uploads   []state.IntentFile          // the files to upload; orderItem.upload points into it
@@ -152,6 +153,7 @@ func newPlanner(in PlanInput) *planner {
 	if p.snap == nil {
 		p.snap = &watcher.Snapshot{}
 	}
+	p.seq = make([]*orderItem, 0, max(len(paths), len(p.snap.Files)))
 	if in.Remote != nil {
 		p.remote = make(map[int64]focus.Attachment, len(in.Remote))
 		for _, a := range in.Remote {
@@ -315,12 +317,23 @@ func (p *planner) addFixed(path string, r, truth state.FileRecord, name string, 
 	if !sameRecord(truth, r) {
 		p.plan.Touch = append(p.plan.Touch, truth)
 	}
-	it := &orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
+	it := orderItem{path: path, name: RemoteName(path), mtime: mtime, kind: itemFixed, key: key}
 	if name != it.name {
 		p.restores[path] = true
 		it.kind = itemPrefer
 	}
-	p.seq = append(p.seq, it)
+	p.add(it)
+}
+
+// add enters it in the sequence. The items are stored in chunks of up to a few
+// thousand, not one allocation each: a pass over a large folder lays out an item
+// per file.
+func (p *planner) add(it orderItem) {
+	if len(p.items) == cap(p.items) {
+		p.items = make([]orderItem, 0, min(max(cap(p.seq)-len(p.seq), 16), 4096))
+	}
+	p.items = append(p.items, it)
+	p.seq = append(p.seq, &p.items[len(p.items)-1])
 }
 
 // pairRenames matches missing records with unclaimed files of the same hash and
@@ -389,7 +402,7 @@ func (p *planner) placeChanged() {
 	for _, path := range p.changed {
 		r, f := p.in.Records[path], p.snap.Files[path]
 		_, key := p.current(r)
-		p.seq = append(p.seq, &orderItem{path: path, name: RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key,
+		p.add(orderItem{path: path, name: RemoteName(path), mtime: f.ModTime, kind: itemPrefer, key: key,
 			upload: p.addUpload(intentFor(f, r.AttachmentID))})
 	}
 }
@@ -404,7 +417,7 @@ func (p *planner) addRename(old, path string) {
 	rec.RemoteName = RemoteName(path)
 	rec.Refused = nil
 	p.renames[path] = Update{Path: path, OldPath: old, AttachmentID: r.AttachmentID, Name: rec.RemoteName, Hash: f.Hash, Record: rec}
-	p.seq = append(p.seq, &orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
+	p.add(orderItem{path: path, name: rec.RemoteName, mtime: f.ModTime, kind: itemPrefer, key: key})
 }
 
 // placeNewFiles adopts or uploads the unclaimed files, or skips the refused ones.
@@ -437,14 +450,14 @@ func (p *planner) placeNewFiles() {
 			}
 			p.plan.Adopt = append(p.plan.Adopt, rec)
 			p.adopted[path] = rec
-			p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
+			p.add(orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFixed, key: a.DisplayOrder})
 			continue
 		}
 		if r, ok := p.in.Records[path]; ok && r.RefusedHash() != "" && r.RefusedHash() == f.Hash {
 			p.plan.Skipped = append(p.plan.Skipped, Skip{Path: path, Reason: refusedReason(r), Kind: SkipRefused})
 			continue
 		}
-		p.seq = append(p.seq, &orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFree, upload: p.addUpload(intentFor(f, 0))})
+		p.add(orderItem{path: path, name: name, mtime: f.ModTime, kind: itemFree, upload: p.addUpload(intentFor(f, 0))})
 	}
 }
 
