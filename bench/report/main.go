@@ -167,7 +167,7 @@ func run(ctx context.Context, o options) int {
 	if o.quick {
 		cmd = "go run ./bench/report -quick -o BENCHMARKS.md"
 	}
-	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 20 minutes, 10 of them for the million-file section; `-only` runs chosen sections, `-quick` makes a smaller version in a few).\n", cmd)
+	fmt.Fprintf(&doc, "# focussync benchmarks\n\nRegenerate this file with `%s` (about 15 minutes, 5 of them for the million-file section; `-only` runs chosen sections, `-quick` makes a smaller version in a few).\n", cmd)
 	fmt.Fprintf(&doc, "Fuzzing is separate: `bench/fuzz.sh [fuzztime]`.\n\n")
 	fmt.Fprintf(&doc, "- Generated %s in %s%s.\n", began.UTC().Format("2006-01-02 15:04 MST"), time.Since(began).Round(time.Second), quickNote(o.quick))
 	if o.only != "" {
