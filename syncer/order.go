@@ -143,12 +143,12 @@ func longestRun(items []*orderItem) []int {
 	if len(cand) == 0 {
 		return nil
 	}
-	if increasing(items, cand) { // nothing out of order: the run is every candidate
-		return cand
-	}
 	keys := make([]int64, len(cand))
 	for j, i := range cand {
 		keys[j] = items[i].key
+	}
+	if strictlySorted(keys) { // nothing out of order: the run is every candidate
+		return cand
 	}
 	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
 	rank := func(k int64) int { // 1-based rank among distinct keys
@@ -205,17 +205,6 @@ func longestRun(items []*orderItem) []int {
 		run[a], run[b] = run[b], run[a]
 	}
 	return run
-}
-
-// increasing reports whether the keys of the items at the indices cand rise
-// strictly.
-func increasing(items []*orderItem, cand []int) bool {
-	for j := 1; j < len(cand); j++ {
-		if items[cand[j-1]].key >= items[cand[j]].key {
-			return false
-		}
-	}
-	return true
 }
 
 // gapBounds returns the keys around gap g (before anchors[g]): lo is 0 before the

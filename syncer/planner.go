@@ -653,10 +653,10 @@ func without(list []string, drop map[string]bool) []string {
 	return out
 }
 
-// strictlySorted reports whether each path sorts after the one before it.
-func strictlySorted(paths []string) bool {
-	for i := 1; i < len(paths); i++ {
-		if paths[i-1] >= paths[i] {
+// strictlySorted reports whether each element sorts after the one before it.
+func strictlySorted[T cmp.Ordered](s []T) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
 			return false
 		}
 	}
